@@ -1,0 +1,1 @@
+"""PyQt6 views; the only place in the project that imports Qt."""

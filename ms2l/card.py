@@ -1,0 +1,43 @@
+"""Model cards: the human-readable side of a model file's metadata."""
+from __future__ import annotations
+
+from typing import Any
+
+
+def model_card(meta: dict[str, Any], title: str = "ms2l model") -> str:
+    """Markdown describing a model from its metadata (config, data, recipe, metrics)."""
+    cfg = meta.get("config", {})
+    lines = [f"# {title}", ""]
+    if meta.get("description"):
+        lines += [meta["description"], ""]
+    lines += [
+        "## Input",
+        "",
+        f"- joint layout: {cfg.get('layout')} ({cfg.get('joints')} joints x {cfg.get('coords')} coordinates, "
+        f"{cfg.get('persons')} person(s)), the project convention (see `pose_adapters/convention.py`)",
+        f"- frame rate: {cfg.get('fps')} fps; live window: {cfg.get('window')} frames "
+        f"({cfg.get('window', 0) / max(cfg.get('fps', 1), 1e-9):.1f} s)",
+        f"- normalisation: `{cfg.get('normalization')}` (pose_adapters.normalize)",
+        f"- encoder: `{cfg.get('encoder')}`, hidden {cfg.get('hidden')} x 2 directions, {cfg.get('layers')} layers",
+        "",
+        "## Labels",
+        "",
+    ]
+    lines += [f"{i}. {name}" for i, name in enumerate(cfg.get("labels", []))] or ["(none: encoder only)"]
+    if meta.get("data"):
+        lines += ["", "## Training data", ""] + [f"- {k}: {v}" for k, v in meta["data"].items()]
+    if meta.get("recipe"):
+        lines += ["", "## Recipe", ""] + [f"- {k}: {v}" for k, v in meta["recipe"].items()]
+    if meta.get("command"):
+        lines += ["", "## Reproduce", "", "```", meta["command"], "```"]
+    metrics = meta.get("metrics") or {}
+    if metrics:
+        lines += ["", "## Metrics", ""]
+        for k, v in metrics.items():
+            if isinstance(v, dict) and "per_class" in v:
+                lines += [f"- {k}: top-1 {v['top1']:.2f} % on {v['n']} clips", "", "| class | top-1 % |", "| --- | --- |"]
+                lines += [f"| {c} | {a:.1f} |" if a is not None else f"| {c} | - |" for c, a in v["per_class"].items()]
+                lines.append("")
+            else:
+                lines.append(f"- {k}: {v}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,228 @@
+"""``ms2l``: pretrain, train and evaluate MS²L skeleton action models.
+
+Each command shows a progress bar on stderr and writes a JSON summary.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+Handler = Callable[[argparse.Namespace], int]
+#: Modules that add sub-commands: each has ``add_commands(subparsers)``.
+COMMAND_MODULES: list[str] = []
+
+
+def _machine() -> str:
+    import torch
+    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{platform.machine()}, {torch.get_num_threads()} torch threads, {dev}, torch {torch.__version__}"
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    tmp.replace(path)
+
+
+def _command_line() -> str:
+    return "ms2l " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+
+
+def _data_args(p: argparse.ArgumentParser, split: bool = False) -> None:
+    p.add_argument("--dataset", default="nw-ucla", choices=["nw-ucla"], help="dataset format (default: nw-ucla)")
+    p.add_argument("--data", required=True, type=Path, help="dataset folder, e.g. ../shared/datasets/nw-ucla/all_sqe")
+    if split:
+        p.add_argument("--split", default="test", help="train (views 1+2), test (view 3), train1, val2 or all (default: test)")
+
+
+def _device_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda (default: auto)")
+
+
+def cmd_pretrain(a: argparse.Namespace) -> int:
+    import torch
+    from .checkpoint import save_model
+    from .config import ModelConfig, TaskConfig
+    from .datasets import load_dataset
+    from .model import MS2L
+    from .train import default_recipe, pretrain, resolve_device
+
+    device = resolve_device(a.device)
+    tasks = TaskConfig.from_names(a.tasks, temperature=a.temperature)
+    config = ModelConfig(window=a.window)
+    recipe = default_recipe("pretrain", epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed, tasks=tasks)
+    clips = load_dataset(a.dataset, a.data, config, "train", progress=True)
+    torch.manual_seed(a.seed)
+    model = MS2L(config)
+    t0 = time.perf_counter()
+    history = pretrain(model, clips, recipe, device)
+    out = Path(a.out)
+    info = {"kind": "encoder", "recipe": recipe.to_dict(), "data": {"dataset": a.dataset, "split": "train", "clips": len(clips)},
+            "command": _command_line(), "history": history}
+    save_model(model, out / "encoder.safetensors", info)
+    summary = {"command": "pretrain", "encoder": str(out / "encoder.safetensors"), "clips": len(clips),
+               "epochs": recipe.epochs, "tasks": tasks.enabled, "device": str(device), "machine": _machine(),
+               "wall_s": time.perf_counter() - t0, "final": history[-1] if history else None, "history": history}
+    _write_json(out / "summary.json", summary)
+    print(f"encoder written to {out / 'encoder.safetensors'}", file=sys.stderr)
+    return 0
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    import torch
+    from .card import model_card
+    from .checkpoint import load_model, save_model
+    from .config import ModelConfig, TaskConfig
+    from .datasets import load_dataset, nwucla_split, stratified_fraction
+    from .model import MS2L
+    from .train import default_recipe, evaluate, resolve_device, train_classifier
+
+    device = resolve_device(a.device)
+    if a.strategy in ("linear", "finetune") and a.encoder is None:
+        raise SystemExit(f"ms2l train: --strategy {a.strategy} needs --encoder CKPT (from `ms2l pretrain`)")
+    tasks = TaskConfig.from_names(a.tasks)
+    recipe = default_recipe(a.strategy, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
+                            label_fraction=a.label_fraction, tasks=tasks)
+    if a.encoder is not None:
+        encoder, enc_meta = load_model(a.encoder)
+        base = encoder.config
+    else:
+        encoder, enc_meta, base = None, None, ModelConfig(window=a.window)
+    data = load_dataset(a.dataset, a.data, base, "all", progress=True)
+    train, test = nwucla_split(data, "train"), nwucla_split(data, "test")
+    if a.label_fraction < 1:
+        train = train.subset(stratified_fraction(train.labels, a.label_fraction, a.seed))
+    config = base.replace(labels=tuple(train.label_names), dropout=a.dropout)
+    torch.manual_seed(a.seed)
+    model = MS2L(config, with_ssl_heads=a.strategy == "joint")
+    if encoder is not None:
+        own = model.state_dict()
+        model.load_state_dict({k: v for k, v in encoder.state_dict().items() if k in own and not k.startswith("classifier")}, strict=False)
+    t0 = time.perf_counter()
+    history = train_classifier(model, train, recipe, device)
+    wall = time.perf_counter() - t0
+    metrics = {"test": evaluate(model, test, device)} if len(test) else {}
+    out = Path(a.out)
+    if out.suffix != ".safetensors":
+        out = out.with_suffix(".safetensors")
+    info = {
+        "kind": "classifier", "recipe": recipe.to_dict(),
+        "data": {"dataset": a.dataset, "train": "views 1+2", "clips": len(train), "label_fraction": a.label_fraction,
+                 "test": "view 3"},
+        "encoder": {"path": str(a.encoder), "recipe": enc_meta.get("recipe")} if enc_meta else None,
+        "metrics": metrics, "command": _command_line(), "train_seconds": wall, "machine": _machine(),
+    }
+    save_model(model, out, info, include_ssl_heads=False)
+    out.with_suffix(".md").write_text(model_card(info | {"config": config.to_dict()}, title=out.stem))
+    summary = {"command": "train", "model": str(out), "strategy": a.strategy, "clips": len(train),
+               "test_top1": metrics.get("test", {}).get("top1"), "wall_s": wall, "device": str(device),
+               "machine": _machine(), "history": history}
+    _write_json(out.with_suffix(".json"), summary)
+    print(f"model written to {out} (test top-1 {summary['test_top1']:.2f} %)", file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from .checkpoint import load_model
+    from .datasets import load_dataset
+    from .train import evaluate, resolve_device
+
+    device = resolve_device(a.device)
+    model, meta = load_model(a.model, device)
+    if model.classifier is None:
+        raise SystemExit(f"ms2l evaluate: {a.model} is an encoder without a classifier; train one with `ms2l train`")
+    clips = load_dataset(a.dataset, a.data, model.config, a.split, progress=not a.json)
+    if len(clips) == 0:
+        raise SystemExit(f"ms2l evaluate: no clips in split {a.split!r} of {a.data}")
+    t0 = time.perf_counter()
+    result = evaluate(model, clips, device)
+    result |= {"model": str(a.model), "dataset": a.dataset, "split": a.split, "seconds": time.perf_counter() - t0}
+    if a.out:
+        _write_json(Path(a.out), result)
+    if a.json:
+        print(json.dumps(result))
+    else:
+        print(f"top-1 {result['top1']:.2f} % on {result['n']} clips ({a.dataset}, {a.split})")
+        for name, acc in result["per_class"].items():
+            print(f"  {name:<24} {'-' if acc is None else f'{acc:5.1f} %'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ms2l", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    q = sub.add_parser("pretrain", help="self-supervised MS²L pretraining (no labels)",
+                       description="Pretrain an encoder with motion prediction, temporal jigsaw and contrastive learning "
+                                   "on the training split. Writes RUN_DIR/encoder.safetensors and RUN_DIR/summary.json.")
+    _data_args(q)
+    q.add_argument("--out", required=True, type=Path, metavar="RUN_DIR", help="folder for the encoder and summary")
+    q.add_argument("--epochs", type=int, help="passes over the data (default: 40)")
+    q.add_argument("--tasks", default="motion,jigsaw,contrastive", help="comma list of tasks (default: all three)")
+    q.add_argument("--temperature", type=float, default=0.2, help="contrastive temperature (default: 0.2)")
+    q.add_argument("--batch-size", type=int, help="clips per step (default: 64)")
+    q.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3, cosine-annealed)")
+    q.add_argument("--window", type=int, default=64, help="longest clip in frames seen in training (default: 64)")
+    q.add_argument("--seed", type=int, default=0)
+    _device_arg(q)
+    q.set_defaults(func=cmd_pretrain)
+
+    q = sub.add_parser("train", help="train a classifier (linear, finetune, joint or scratch)",
+                       description="Train an action classifier on the training split and test it on the test split. "
+                                   "Writes MODEL.safetensors, a model card MODEL.md and a summary MODEL.json.")
+    q.add_argument("--strategy", required=True, choices=["linear", "finetune", "joint", "scratch"],
+                   help="linear: frozen encoder; finetune: all layers from the encoder; joint: classification plus the "
+                        "MS²L tasks; scratch: supervised from a random encoder")
+    _data_args(q)
+    q.add_argument("--encoder", type=Path, help="pretrained encoder (RUN_DIR/encoder.safetensors); needed by linear and finetune")
+    q.add_argument("--label-fraction", type=float, default=1.0, help="use this fraction of the labels, stratified per class (default: 1)")
+    q.add_argument("--out", required=True, type=Path, metavar="MODEL", help="model file to write (.safetensors)")
+    q.add_argument("--epochs", type=int, help="training epochs (default: per strategy, see README)")
+    q.add_argument("--tasks", default="motion,jigsaw,contrastive", help="joint: which MS²L tasks to add (default: all)")
+    q.add_argument("--batch-size", type=int)
+    q.add_argument("--lr", type=float)
+    q.add_argument("--dropout", type=float, default=0.0, help="dropout before the classifier (default: 0)")
+    q.add_argument("--window", type=int, default=64, help="scratch/joint without encoder: longest training clip in frames")
+    q.add_argument("--seed", type=int, default=0)
+    _device_arg(q)
+    q.set_defaults(func=cmd_train)
+
+    q = sub.add_parser("evaluate", help="top-1 accuracy of a model on a dataset split",
+                       description="Evaluate a model; --json prints one JSON object with top1 (%), n, per_class and confusion.")
+    q.add_argument("--model", default="default", help="model file, or 'default' for the shipped model (default)")
+    _data_args(q, split=True)
+    q.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    q.add_argument("--out", type=Path, help="also write the JSON result to this file")
+    _device_arg(q)
+    q.set_defaults(func=cmd_evaluate)
+
+    import importlib
+    for mod in COMMAND_MODULES:
+        importlib.import_module(mod).add_commands(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from pose_adapters import AdapterError
+    from pose_adapters.readers import SkeletonFileError
+    from .checkpoint import ModelFileError
+    try:
+        return args.func(args)
+    except (ModelFileError, SkeletonFileError, AdapterError, FileNotFoundError) as e:
+        print(f"ms2l {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ms2l {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

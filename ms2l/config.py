@@ -1,0 +1,90 @@
+"""Configuration carried by every model and checkpoint."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to feed a model and read its output.
+
+    The model input is ``x[B, T, M, V, C]``: ``M=persons`` people, ``V=joints``
+    joints in the ``layout`` convention, ``C=coords`` coordinates, at ``fps``
+    frames per second, normalised with ``normalization`` (see
+    :func:`pose_adapters.normalize`), at most ``window`` frames in a live window.
+    """
+
+    encoder: str = "gru"
+    hidden: int = 300
+    layers: int = 2
+    persons: int = 1
+    joints: int = 25
+    coords: int = 3
+    layout: str = "ntu25"
+    fps: float = 15.0
+    window: int = 64
+    normalization: str = "body"
+    labels: tuple[str, ...] = ()
+    dropout: float = 0.0
+    # Self-supervised heads.
+    mask_ratio: float = 0.3
+    jigsaw_segments: int = 3
+    projection_dim: int = 128
+
+    @property
+    def input_dim(self) -> int:
+        return self.persons * self.joints * self.coords
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.labels)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["labels"] = list(self.labels)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown model config fields: {', '.join(unknown)}")
+        d = dict(d)
+        if "labels" in d:
+            d["labels"] = tuple(d["labels"])
+        return cls(**d)
+
+    def replace(self, **changes: Any) -> "ModelConfig":
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class TaskConfig:
+    """Which self-supervised tasks run, and how much each counts."""
+
+    motion: bool = True
+    jigsaw: bool = True
+    contrastive: bool = True
+    motion_weight: float = 1.0
+    jigsaw_weight: float = 1.0
+    contrastive_weight: float = 1.0
+    temperature: float = 0.2
+
+    @property
+    def enabled(self) -> list[str]:
+        return [t for t in ("motion", "jigsaw", "contrastive") if getattr(self, t)]
+
+    @classmethod
+    def from_names(cls, names: str | list[str], **kw: Any) -> "TaskConfig":
+        """``"motion,jigsaw"`` -> a config with exactly those tasks on."""
+        items = [n.strip() for n in (names.split(",") if isinstance(names, str) else names) if n.strip()]
+        bad = [n for n in items if n not in ("motion", "jigsaw", "contrastive")]
+        if bad or not items:
+            raise ValueError(f"tasks must be a comma list of motion, jigsaw, contrastive; got {names!r}")
+        return cls(motion="motion" in items, jigsaw="jigsaw" in items, contrastive="contrastive" in items, **kw)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

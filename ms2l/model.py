@@ -1,0 +1,95 @@
+"""The MS²L model: a shared encoder, three self-supervised heads and a classifier."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig, TaskConfig
+from .encoders import build_encoder, masked_mean
+from .tasks import PERMUTATIONS, contrastive_loss, jigsaw, mask_tail, motion_loss, random_permutations
+
+
+class Classifier(nn.Module):
+    """Standardise pooled features (running statistics), then one linear layer."""
+
+    def __init__(self, in_dim: int, num_classes: int, dropout: float = 0.0):
+        super().__init__()
+        self.norm = nn.BatchNorm1d(in_dim, affine=False)
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(in_dim, num_classes)
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.dropout(self.norm(f)))
+
+
+class MS2L(nn.Module):
+    """Encoder + heads.  ``x[B, T, M, V, C]`` (or already flat ``[B, T, D]``), ``lengths[B]``."""
+
+    def __init__(self, config: ModelConfig, with_ssl_heads: bool = True):
+        super().__init__()
+        self.config = config
+        self.encoder = build_encoder(config)
+        H = self.encoder.out_dim
+        if with_ssl_heads:
+            self.decoder = nn.GRU(H, config.hidden, batch_first=True)
+            self.reconstruct = nn.Linear(config.hidden, config.input_dim)
+            self.jigsaw_head = nn.Linear(H, len(PERMUTATIONS))
+            self.projector = nn.Sequential(nn.Linear(H, H), nn.ReLU(), nn.Linear(H, config.projection_dim))
+        self.classifier = Classifier(H, config.num_classes, config.dropout) if config.num_classes else None
+
+    @property
+    def has_ssl_heads(self) -> bool:
+        return hasattr(self, "decoder")
+
+    def _flat(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(2) if x.dim() > 3 else x
+
+    def features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Pooled clip features ``[B, out_dim]``."""
+        return masked_mean(self.encoder(self._flat(x), lengths), lengths)
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Class logits ``[B, num_classes]``."""
+        if self.classifier is None:
+            raise RuntimeError("this model has no classifier: train one with `ms2l train`")
+        return self.classifier(self.features(x, lengths))
+
+    def ssl_losses(
+        self, x: torch.Tensor, lengths: torch.Tensor, tasks: TaskConfig, original_features: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Unweighted losses (and jigsaw accuracy) of the enabled tasks on one batch.
+
+        ``original_features`` lets a caller that already encoded ``x`` (joint
+        training) share that pass with the contrastive task.
+        """
+        x = self._flat(x)
+        out: dict[str, torch.Tensor] = {}
+        pooled = []
+        if tasks.motion or tasks.contrastive:
+            xm, _ = mask_tail(x, lengths, self.config.mask_ratio)
+            hm = self.encoder(xm, lengths)
+            if tasks.motion:
+                dec, _ = self.decoder(hm)
+                out["motion"] = motion_loss(self.reconstruct(dec), x, lengths)
+            pooled.append(masked_mean(hm, lengths))
+        if tasks.jigsaw or tasks.contrastive:
+            perm = random_permutations(x.shape[0], x.device)
+            fs = masked_mean(self.encoder(jigsaw(x, lengths, perm), lengths), lengths)
+            if tasks.jigsaw:
+                logits = self.jigsaw_head(fs)
+                out["jigsaw"] = F.cross_entropy(logits, perm)
+                out["jigsaw_acc"] = (logits.argmax(1) == perm).float().mean().detach()
+            pooled.append(fs)
+        if tasks.contrastive:
+            fo = original_features if original_features is not None else self.features(x, lengths)
+            z = self.projector(torch.stack([fo, *pooled]))
+            out["contrastive"] = contrastive_loss(z, tasks.temperature)
+        return out
+
+
+def weighted_total(losses: dict[str, torch.Tensor], tasks: TaskConfig) -> torch.Tensor:
+    total = 0.0
+    for name in tasks.enabled:
+        total = total + getattr(tasks, f"{name}_weight") * losses[name]
+    return total

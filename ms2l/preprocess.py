@@ -1,0 +1,62 @@
+"""The one preprocessing function: skeletons in the convention -> model input.
+
+Training, offline evaluation and live inference all call :func:`prepare`, so a
+model always sees its input the way it was trained.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pose_adapters import normalize
+
+from .config import ModelConfig
+
+
+def resample(seq: np.ndarray, src_fps: float, dst_fps: float, axis: int = 0) -> np.ndarray:
+    """Linearly resample ``seq`` along ``axis`` from ``src_fps`` to ``dst_fps``."""
+    n = seq.shape[axis]
+    if n < 2 or abs(src_fps - dst_fps) < 1e-6:
+        return seq
+    m = max(1, int(round((n - 1) * dst_fps / src_fps)) + 1)
+    t = np.linspace(0.0, n - 1, m)
+    lo = np.floor(t).astype(int)
+    hi = np.minimum(lo + 1, n - 1)
+    w = (t - lo).astype(seq.dtype)
+    shape = [1] * seq.ndim
+    shape[axis] = m
+    w = w.reshape(shape)
+    return np.take(seq, lo, axis=axis) * (1 - w) + np.take(seq, hi, axis=axis) * w
+
+
+def prepare(
+    joints: np.ndarray,
+    confidence: np.ndarray | None,
+    config: ModelConfig,
+    source_fps: float | None = None,
+) -> np.ndarray:
+    """Turn a skeleton sequence into model input ``x[T', M, V, C]`` float32.
+
+    ``joints`` is ``[T, 25, 3]`` (one person) or ``[M, T, 25, 3]`` in the
+    project convention, ``confidence`` ``[.., T, 25]`` or None (all seen).  The
+    clip is normalised (:func:`pose_adapters.normalize`), persons are padded or
+    cut to ``config.persons``, frames without anybody are dropped and the rest
+    resampled from ``source_fps`` to ``config.fps``.  ``T'`` may be 0.
+    """
+    joints = np.asarray(joints, dtype=np.float32)
+    if joints.ndim == 3:
+        joints = joints[None]
+        if confidence is not None:
+            confidence = np.asarray(confidence)[None]
+    if joints.shape[-2:] != (config.joints, config.coords):
+        raise ValueError(
+            f"model expects {config.joints} joints x {config.coords} coordinates per person "
+            f"({config.layout}), got {list(joints.shape[-2:])}"
+        )
+    x, valid = normalize(joints, confidence, rotate=config.normalization)  # [M, T, V, C]
+    M = config.persons
+    if x.shape[0] < M:
+        x = np.concatenate([x, np.zeros((M - x.shape[0], *x.shape[1:]), np.float32)])
+    x = np.ascontiguousarray(x[:M].transpose(1, 0, 2, 3)[valid])  # [T', M, V, C]
+    if source_fps is not None:
+        x = resample(x, source_fps, config.fps).astype(np.float32)
+    return x

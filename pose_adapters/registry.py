@@ -1,0 +1,31 @@
+"""Adapters by name."""
+from __future__ import annotations
+
+from .kinect import KINECT_V1, KINECT_V2
+from .table import AdapterError, LayoutAdapter
+
+_REGISTRY: dict[str, LayoutAdapter] = {}
+_ALIASES = {"ntu": "kinect_v2", "nw-ucla": "kinect_v1", "nwucla": "kinect_v1"}
+
+
+def register(adapter: LayoutAdapter) -> LayoutAdapter:
+    """Add an adapter under its name (replacing one of the same name)."""
+    _REGISTRY[adapter.name] = adapter
+    return adapter
+
+
+def list_adapters() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def get_adapter(name: str) -> LayoutAdapter:
+    """The adapter called ``name``; an unknown name raises listing the known ones."""
+    key = _ALIASES.get(name.lower(), name.lower())
+    try:
+        return _REGISTRY[key]
+    except KeyError:
+        raise AdapterError(f"unknown pose adapter {name!r}; known adapters: {', '.join(list_adapters())}") from None
+
+
+register(KINECT_V2)
+register(KINECT_V1)
