@@ -1,0 +1,126 @@
+"""The typed, frozen objects that flow one way through the runtime.
+
+``Source -> Frame -> PoseResult -> Skeleton -> Window -> Prediction -> ActionState -> UI``
+
+Axis vocabulary: M persons, T frames, V joints, C coordinates.  Skeletons are in
+the project convention (:mod:`pose_adapters.convention`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One captured image.
+
+    image: ``[H, W, 3]`` uint8, BGR (OpenCV order).
+    t: capture time in seconds (monotonic clock for live sources, media time for files).
+    index: frame number within its source, from 0.
+    """
+
+    image: np.ndarray
+    t: float
+    index: int
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class PoseResult:
+    """A pose estimator's raw output for one frame, in its own layout.
+
+    points: ``[S, 3]`` metric (world) landmarks of the source layout, or None when nobody was found.
+    image_points: ``[S, 2]`` pixel coordinates of the same landmarks (for drawing), or None.
+    confidence: ``[S]`` per-landmark visibility in [0, 1], or None.
+    layout: name of the pose adapter that maps ``points`` to the convention.
+    """
+
+    frame_index: int
+    t: float
+    points: np.ndarray | None
+    image_points: np.ndarray | None
+    confidence: np.ndarray | None
+    layout: str = "mediapipe_world"
+    mirrored: bool = False
+
+    @property
+    def person(self) -> bool:
+        return self.points is not None
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    """One person in the convention.
+
+    joints: ``[V=25, C=3]`` float32 metres; confidence: ``[25]`` in [0, 1].
+    image_points: ``[25, 2]`` pixel coordinates for the overlay, or None.
+    """
+
+    t: float
+    frame_index: int
+    joints: np.ndarray
+    confidence: np.ndarray
+    image_points: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    """The last frames, resampled to the model's frame rate.
+
+    joints: ``[T, 25, 3]``; confidence: ``[T, 25]``; t: ``[T]`` seconds (evenly spaced at ``fps``).
+    """
+
+    joints: np.ndarray
+    confidence: np.ndarray
+    t: np.ndarray
+    fps: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Class probabilities for one window.
+
+    probs: ``[K]`` summing to 1, in the order of ``labels``.
+    t: time of the window's last frame; latency_s: capture-to-prediction delay.
+    """
+
+    t: float
+    probs: np.ndarray
+    labels: tuple[str, ...]
+    frame_index: int = -1
+    latency_s: float = 0.0
+
+    def top(self, k: int = 5) -> list[tuple[str, float]]:
+        order = np.argsort(-self.probs)[:k]
+        return [(self.labels[i], float(self.probs[i])) for i in order]
+
+
+State = Literal["action", "unknown", "no_person", "warming_up"]
+
+
+@dataclass(frozen=True)
+class ActionState:
+    """The smoothed, user-facing verdict.
+
+    probs: ``[K]`` smoothed probabilities; action: current label, or None for the
+    ``unknown``/``no_person``/``warming_up`` states.
+    """
+
+    t: float
+    state: State
+    action: str | None
+    probs: np.ndarray
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ActionEvent:
+    """An action started or ended at time ``t``."""
+
+    t: float
+    kind: Literal["start", "end"]
+    action: str
+    extra: dict = field(default_factory=dict)
