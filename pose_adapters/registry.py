@@ -1,11 +1,17 @@
 """Adapters by name."""
 from __future__ import annotations
 
+from .bvh import BVH
+from .keypoints2d import COCO17, OPENPOSE_BODY25
 from .kinect import KINECT_V1, KINECT_V2
+from .mediapipe import MEDIAPIPE_IMAGE, MEDIAPIPE_WORLD
 from .table import AdapterError, LayoutAdapter
 
 _REGISTRY: dict[str, LayoutAdapter] = {}
-_ALIASES = {"ntu": "kinect_v2", "nw-ucla": "kinect_v1", "nwucla": "kinect_v1"}
+_ALIASES = {
+    "ntu": "kinect_v2", "nw-ucla": "kinect_v1", "nwucla": "kinect_v1",
+    "mediapipe": "mediapipe_world", "coco": "coco17", "openpose": "openpose_body25", "body25": "openpose_body25",
+}
 
 
 def register(adapter: LayoutAdapter) -> LayoutAdapter:
@@ -29,3 +35,5 @@ def get_adapter(name: str) -> LayoutAdapter:
 
 register(KINECT_V2)
 register(KINECT_V1)
+for _adapter in (MEDIAPIPE_WORLD, MEDIAPIPE_IMAGE, COCO17, OPENPOSE_BODY25, BVH):
+    register(_adapter)

@@ -1,0 +1,143 @@
+"""BVH motion capture onto the convention, by joint-name matching.
+
+A BVH file names its joints freely.  :data:`BVH_NAME_TABLE` maps the names used
+by common rigs onto a fixed list of canonical joints (:data:`BVH_CANONICAL`);
+:func:`canonical_positions` picks them out of a file's joint positions, and the
+``bvh`` adapter maps the canonical joints onto NTU-25.  Names are compared after
+lower-casing and removing any ``namespace:`` prefix and the characters ``_ -.``,
+so ``Shoulder_L``, ``shoulder-l`` and ``mixamorig:LeftShoulder`` all match.
+An end site is named after its joint with ``_End`` appended (``Head_End``).
+The first name of each row that a file has wins.
+
+=================  ===============================================  ===============
+canonical          BVH names (Bandai-Namco first, then CMU/Mixamo)  NTU joint
+=================  ===============================================  ===============
+hips               Hips, Pelvis                                     spine_base
+chest              Chest, Spine2, Spine1                            spine_mid
+neck               Neck, Neck1                                      spine_shoulder
+head               Head                                             neck
+head_end           Head_End, HeadTop_End                            head
+l_shoulder         UpperArm_L, LeftArm, LShldr, LeftUpperArm        left_shoulder
+l_elbow            LowerArm_L, LeftForeArm, LForeArm, LeftLowerArm  left_elbow
+l_wrist            Hand_L, LeftHand, LHand                          left_wrist
+l_hand_end         Hand_L_End, LeftHand_End, LHand_End              left_hand (approx.)
+l_hip              UpperLeg_L, LeftUpLeg, LThigh, LeftUpperLeg      left_hip
+l_knee             LowerLeg_L, LeftLeg, LShin, LeftLowerLeg         left_knee
+l_ankle            Foot_L, LeftFoot, LFoot                          left_ankle
+l_toes             Toes_L, LeftToeBase, LeftToe, LToe               left_foot
+=================  ===============================================  ===============
+
+and the same for ``r_`` / ``_R`` / ``Right``.  Synthesised: ``hand_tip`` continues
+wrist -> hand end to twice its length; ``thumb`` is placed at the hand end.  The
+fits were checked against Kinect v2 proportions: Bandai-Namco's ``Chest`` sits at
+0.6 of hips -> neck (Kinect's spine mid: 0.575), ``Neck`` at shoulder height (Kinect's
+spine shoulder), ``Head`` 6.5 cm higher (Kinect's neck: 6-7 cm), ``Head_End`` 10 cm
+above that (Kinect's head: 10-13 cm), the hand end site 5 cm past the wrist (Kinect's
+hand: 5-7 cm), and ``Toes`` at the ball of the foot (Kinect's foot).
+
+Axes and units: BVH is right-handed with ``Y`` up and the performer facing ``+Z``
+in the rest pose.  The adapter views them from a virtual camera on the ``+Z``
+axis looking back along ``-Z``, so a performer facing ``+Z`` faces the camera:
+``(X, Y, Z) -> (-X, Y, -Z)`` (a 180 degree turn about the vertical, det +1), and
+centimetres -> metres (``scale=0.01``; pass ``scale=`` to :func:`bvh_to_ntu` in
+:mod:`pose_adapters.readers.bvh` for files in other units).  The camera distance
+is whatever the file's root position gives.
+"""
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+
+from .table import LayoutAdapter
+
+#: Canonical joint -> accepted BVH names (before normalisation), best first.
+BVH_NAME_TABLE: dict[str, tuple[str, ...]] = {
+    "hips": ("Hips", "Pelvis"),
+    "chest": ("Chest", "Spine2", "Spine1"),
+    "neck": ("Neck", "Neck1"),
+    "head": ("Head",),
+    "head_end": ("Head_End", "HeadTop_End"),
+}
+for _side, _s, _long in (("l", "L", "Left"), ("r", "R", "Right")):
+    BVH_NAME_TABLE.update({
+        f"{_side}_shoulder": (f"UpperArm_{_s}", f"{_long}Arm", f"{_s}Shldr", f"{_long}UpperArm"),
+        f"{_side}_elbow": (f"LowerArm_{_s}", f"{_long}ForeArm", f"{_s}ForeArm", f"{_long}LowerArm"),
+        f"{_side}_wrist": (f"Hand_{_s}", f"{_long}Hand", f"{_s}Hand"),
+        f"{_side}_hand_end": (f"Hand_{_s}_End", f"{_long}Hand_End", f"{_s}Hand_End"),
+        f"{_side}_hip": (f"UpperLeg_{_s}", f"{_long}UpLeg", f"{_s}Thigh", f"{_long}UpperLeg"),
+        f"{_side}_knee": (f"LowerLeg_{_s}", f"{_long}Leg", f"{_s}Shin", f"{_long}LowerLeg"),
+        f"{_side}_ankle": (f"Foot_{_s}", f"{_long}Foot", f"{_s}Foot"),
+        f"{_side}_toes": (f"Toes_{_s}", f"{_long}ToeBase", f"{_long}Toe", f"{_s}Toe"),
+    })
+
+BVH_CANONICAL: tuple[str, ...] = tuple(BVH_NAME_TABLE)
+
+#: BVH world (Y up, performer facing +Z) -> convention, seen from a camera on +Z.
+BVH_AXES = np.diag([-1.0, 1.0, -1.0]).astype(np.float32)
+
+
+def normalise_joint_name(name: str) -> str:
+    """``"mixamorig:Left-Hand"`` -> ``"lefthand"``: the key names are compared by."""
+    return re.sub(r"[\s_\-.]", "", name.split(":")[-1]).lower()
+
+
+def match_bvh_names(names: Sequence[str]) -> dict[str, int]:
+    """Canonical joint -> index into ``names`` for every canonical joint the file has."""
+    index = {}
+    for i, n in enumerate(names):
+        index.setdefault(normalise_joint_name(n), i)
+    found = {}
+    for canonical, aliases in BVH_NAME_TABLE.items():
+        for alias in aliases:
+            i = index.get(normalise_joint_name(alias))
+            if i is not None:
+                found[canonical] = i
+                break
+    return found
+
+
+def canonical_positions(names: Sequence[str], positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pick canonical joints out of ``positions[T, J, 3]`` (J = ``len(names)``).
+
+    Returns ``(positions[T, K, 3], present[T, K])`` in :data:`BVH_CANONICAL` order,
+    K = 13 + 8 per side; joints the file lacks are zeros with ``present`` 0.
+    """
+    positions = np.asarray(positions, dtype=np.float32)
+    found = match_bvh_names(names)
+    out = np.zeros((positions.shape[0], len(BVH_CANONICAL), 3), np.float32)
+    present = np.zeros(out.shape[:2], np.float32)
+    for k, canonical in enumerate(BVH_CANONICAL):
+        if canonical in found:
+            out[:, k] = positions[:, found[canonical]]
+            present[:, k] = 1.0
+    return out, present
+
+
+def _bvh_recipes() -> dict:
+    r = {
+        "spine_base": (("hips", 1.0),),
+        "spine_mid": (("chest", 1.0),),
+        "spine_shoulder": (("neck", 1.0),),
+        "neck": (("head", 1.0),),
+        "head": (("head_end", 1.0),),
+    }
+    for side, s in (("left", "l"), ("right", "r")):
+        for joint in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle"):
+            r[f"{side}_{joint}"] = ((f"{s}_{joint}", 1.0),)
+        r[f"{side}_hand"] = ((f"{s}_hand_end", 1.0),)
+        r[f"{side}_hand_tip"] = ((f"{s}_hand_end", 2.0), (f"{s}_wrist", -1.0))
+        r[f"{side}_thumb"] = ((f"{s}_hand_end", 1.0),)
+        r[f"{side}_foot"] = ((f"{s}_toes", 1.0),)
+    return r
+
+
+BVH = LayoutAdapter(
+    name="bvh",
+    source_joints=BVH_CANONICAL,
+    recipes=_bvh_recipes(),
+    axes=BVH_AXES.copy(),
+    scale=0.01,
+    approximations=frozenset({"left_hand", "right_hand", "left_thumb", "right_thumb"}),
+)
