@@ -27,7 +27,9 @@ l_ankle            Foot_L, LeftFoot, LFoot                          left_ankle
 l_toes             Toes_L, LeftToeBase, LeftToe, LToe               left_foot
 =================  ===============================================  ===============
 
-and the same for ``r_`` / ``_R`` / ``Right``.  Synthesised: ``hand_tip`` continues
+and the same for ``r_`` / ``_R`` / ``Right``.  When a file lacks the head or hand
+end site, or has it at zero length, :data:`BVH_FALLBACKS` builds it from the
+neck/head or elbow/wrist (synthesised).  Synthesised: ``hand_tip`` continues
 wrist -> hand end to twice its length; ``thumb`` is placed at the hand end.  The
 fits were checked against Kinect v2 proportions: Bandai-Namco's ``Chest`` sits at
 0.6 of hips -> neck (Kinect's spine mid: 0.575), ``Neck`` at shoulder height (Kinect's
@@ -50,7 +52,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .table import LayoutAdapter
+from .convention import SYNTHESISED
+from .table import AdapterError, LayoutAdapter
 
 #: Canonical joint -> accepted BVH names (before normalisation), best first.
 BVH_NAME_TABLE: dict[str, tuple[str, ...]] = {
@@ -98,20 +101,45 @@ def match_bvh_names(names: Sequence[str]) -> dict[str, int]:
     return found
 
 
+#: Stand-ins for canonical joints a file lacks, or has as a zero-length end site
+#: (the Bandai-Namco walk take has those): canonical joint -> ((canonical, weight), ...).
+#: Built joints count as synthesised (present = ``SYNTHESISED``).
+BVH_FALLBACKS: dict[str, tuple[tuple[str, float], ...]] = {
+    # Bandai-Namco: neck -> head is 6.5 cm, head -> head end 10 cm.
+    "head_end": (("head", 2.5), ("neck", -1.5)),
+    # Bandai-Namco: forearm 22.3 cm, wrist -> hand end 5 cm.
+    "l_hand_end": (("l_wrist", 1.22), ("l_elbow", -0.22)),
+    "r_hand_end": (("r_wrist", 1.22), ("r_elbow", -0.22)),
+}
+
+
 def canonical_positions(names: Sequence[str], positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Pick canonical joints out of ``positions[T, J, 3]`` (J = ``len(names)``).
 
-    Returns ``(positions[T, K, 3], present[T, K])`` in :data:`BVH_CANONICAL` order,
-    K = 13 + 8 per side; joints the file lacks are zeros with ``present`` 0.
+    Returns ``(positions[T, K, 3], present[T, K])`` in :data:`BVH_CANONICAL` order:
+    ``present`` is 1 for joints found by name, ``SYNTHESISED`` for joints built by
+    :data:`BVH_FALLBACKS`, 0 (with zero positions) for joints the file lacks.  An
+    end site that coincides with its joint in every frame counts as lacking.
     """
     positions = np.asarray(positions, dtype=np.float32)
+    if positions.ndim != 3 or positions.shape[1:] != (len(names), 3):
+        raise AdapterError(f"bvh: expected positions [T, {len(names)}, 3], got {list(positions.shape)}")
     found = match_bvh_names(names)
+    k_of = {c: k for k, c in enumerate(BVH_CANONICAL)}
     out = np.zeros((positions.shape[0], len(BVH_CANONICAL), 3), np.float32)
     present = np.zeros(out.shape[:2], np.float32)
-    for k, canonical in enumerate(BVH_CANONICAL):
-        if canonical in found:
-            out[:, k] = positions[:, found[canonical]]
-            present[:, k] = 1.0
+    for canonical, i in found.items():
+        out[:, k_of[canonical]] = positions[:, i]
+        present[:, k_of[canonical]] = 1.0
+    for end, recipe in BVH_FALLBACKS.items():
+        k = k_of[end]
+        anchor = k_of[recipe[0][0]]
+        if present[:, k].any() and present[:, anchor].any():
+            if np.abs(out[:, k] - out[:, anchor]).max() < 1e-6:
+                present[:, k] = 0.0
+        if not present[:, k].any() and all(present[:, k_of[c]].any() for c, _ in recipe):
+            out[:, k] = sum(w * out[:, k_of[c]] for c, w in recipe)
+            present[:, k] = SYNTHESISED
     return out, present
 
 

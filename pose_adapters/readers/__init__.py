@@ -1,5 +1,13 @@
 """Readers for skeleton files; every reader returns skeletons in the project convention."""
+from .bvh import BvhMotion, bvh_to_ntu, read_bvh, write_bvh
 from .errors import SkeletonFileError
-from .nwucla import NWUCLA_ACTIONS, NwuclaClip, parse_nwucla_name, read_nwucla
+from .ntu import NtuBody, NtuSkeleton, parse_ntu_name, read_ntu_skeleton, write_ntu_skeleton
+from .nwucla import NWUCLA_ACTIONS, NwuclaClip, parse_nwucla_name, read_nwucla, write_nwucla
+from .pkummd import PkuClip, read_pkummd, write_pkummd
 
-__all__ = ["SkeletonFileError", "NWUCLA_ACTIONS", "NwuclaClip", "parse_nwucla_name", "read_nwucla"]
+__all__ = [
+    "SkeletonFileError", "NWUCLA_ACTIONS", "NwuclaClip", "parse_nwucla_name", "read_nwucla", "write_nwucla",
+    "NtuBody", "NtuSkeleton", "parse_ntu_name", "read_ntu_skeleton", "write_ntu_skeleton",
+    "PkuClip", "read_pkummd", "write_pkummd",
+    "BvhMotion", "bvh_to_ntu", "read_bvh", "write_bvh",
+]

@@ -72,3 +72,19 @@ def read_nwucla(path: str | Path) -> NwuclaClip:
     conf = np.isfinite(sk).all(-1).astype(np.float32)
     joints, confidence = KINECT_V1.to_ntu(sk, conf)
     return NwuclaClip(path.stem, action, subject, rep, view, joints, confidence)
+
+
+def write_nwucla(path: str | Path, skeletons: np.ndarray, label: int | None = None) -> None:
+    """Write ``skeletons[T, 20, 3]`` (Kinect v1 order, metres) as an NW-UCLA JSON clip.
+
+    ``label`` defaults to the 1-based label of the action in the file name.
+    """
+    path = Path(path)
+    action = parse_nwucla_name(path.name)[0]
+    if label is None:
+        label = sorted(NWUCLA_ACTIONS).index(action) + 1 if action in NWUCLA_ACTIONS else 0
+    sk = np.asarray(skeletons, dtype=np.float64)
+    if sk.ndim != 3 or sk.shape[1:] != (20, 3):
+        raise ValueError(f"expected skeletons [T, 20, 3], got {list(sk.shape)}")
+    doc = {"file_name": path.stem, "skeletons": sk.tolist(), "label": int(label)}
+    path.write_text(json.dumps(doc))
