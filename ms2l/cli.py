@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 Handler = Callable[[argparse.Namespace], int]
 #: Modules that add sub-commands: each has ``add_commands(subparsers)``.
-COMMAND_MODULES: list[str] = ["app.infer_cli"]
+COMMAND_MODULES: list[str] = ["app.infer_cli", "ms2l.extract"]
 
 
 def _machine() -> str:
