@@ -29,7 +29,8 @@ def parse_floats(path: Path, lines: list[str], first: int, count: int, per_line:
     """
     if first + count > len(lines):
         raise SkeletonFileError(
-            path, f"file ends early: expected {count} {what} line(s) from here", line=min(first + 1, len(lines))
+            path, f"file ends early: {count} {what} line(s) were due from line {first + 1}, "
+                  f"only {max(len(lines) - first, 0)} remain", line=max(len(lines), 1)
         )
     block = lines[first: first + count]
     try:

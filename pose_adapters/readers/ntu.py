@@ -66,13 +66,20 @@ class NtuBody:
 
     @property
     def activity(self) -> float:
-        """Summed standard deviation of the joint coordinates over the body's frames."""
-        return float(self.joints.std(axis=0).sum()) if len(self.frames) > 1 else 0.0
+        """Summed standard deviation of the joint coordinates over the body's frames (finite values only)."""
+        j = self.joints
+        ok = np.isfinite(j).all(axis=-1)
+        if len(self.frames) < 2:
+            return 0.0
+        n = ok.sum(axis=0)[:, None]
+        mean = np.where(ok[..., None], j, 0.0).sum(axis=0) / np.maximum(n, 1)
+        var = np.where(ok[..., None], (np.where(ok[..., None], j, 0.0) - mean) ** 2, 0.0).sum(axis=0) / np.maximum(n, 1)
+        return float(np.sqrt(var).sum())
 
     @property
     def spread_ratio(self) -> float:
         """Mean over frames of (x extent / y extent) of the joints."""
-        j = self.joints
+        j = np.where(np.isfinite(self.joints), self.joints, 0.0)
         x = np.ptp(j[..., 0], axis=1)
         y = np.ptp(j[..., 1], axis=1)
         return float(np.mean(x / np.maximum(y, 1e-6)))
