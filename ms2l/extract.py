@@ -120,7 +120,7 @@ def cmd_extract(a: argparse.Namespace) -> int:
     try:
         result = extract_video(video, mirrored=a.mirrored, adapter=a.adapter, max_frames=a.max_frames,
                                progress=not a.quiet)
-    except VideoError as e:
+    except (VideoError, FileNotFoundError) as e:
         print(f"ms2l extract: error: {e}", file=sys.stderr)
         return 2
     wall = time.perf_counter() - t0
