@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,7 +114,7 @@ class FakeRuntime:
     and inspect the calls the window made (``opened``, ``models``, ``updates``).
     """
 
-    def __init__(self, model: str = "default", *, draw_skeleton: bool = False) -> None:
+    def __init__(self, model: str = "default", *, draw_skeleton: bool = False, async_models: bool = False) -> None:
         self.model = model
         self.source: Any = None
         self.opened: list[Any] = []
@@ -123,6 +124,8 @@ class FakeRuntime:
         self.closed = False
         self.draw_skeleton = draw_skeleton
         self.bad_models: set[str] = {"broken.safetensors"}
+        self.async_models = async_models  # like the real runtime: set_model returns a Future
+        self.loads: list[tuple[str, Future]] = []
         self._state: ActionState | None = None
         self._errors: list[Exception] = []
         self._frame: Frame | None = None
@@ -145,11 +148,28 @@ class FakeRuntime:
     def resume(self) -> None:
         self.paused = False
 
-    def set_model(self, model: str) -> None:
+    def set_model(self, model: str) -> Future | None:
+        if self.async_models:
+            fut: Future = Future()
+            self.loads.append((model, fut))
+            return fut
         if Path(model).name in self.bad_models:
             raise ValueError(f"{model}: weights do not match the config")
         self.model = model
         self.models.append(model)
+        return None
+
+    def finish_load(self) -> None:
+        """Complete the oldest background model load (failing, as the real one does, for bad models)."""
+        model, fut = self.loads.pop(0)
+        if Path(model).name in self.bad_models:
+            err = ValueError(f"{model}: weights do not match the config")
+            self._errors.append(err)
+            fut.set_exception(err)
+        else:
+            self.model = model
+            self.models.append(model)
+            fut.set_result(None)
 
     def update_settings(self, **kw: Any) -> None:
         self.updates.append(kw)
@@ -184,3 +204,14 @@ class ExplodingRuntime(FakeRuntime):
     def snapshot(self) -> FakeSnapshot:
         self.snapshots += 1
         raise RuntimeError("pose worker crashed")
+
+
+def qimage_array(img) -> np.ndarray:
+    """RGB ``[H, W, 3]`` copy of a QImage."""
+    from PyQt6.QtGui import QImage
+
+    img = img.convertToFormat(QImage.Format.Format_RGB888)
+    ptr = img.constBits()
+    ptr.setsize(img.sizeInBytes())
+    return np.frombuffer(ptr, np.uint8).reshape(img.height(), img.bytesPerLine())[:, : img.width() * 3].reshape(
+        img.height(), img.width(), 3).copy()

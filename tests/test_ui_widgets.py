@@ -13,18 +13,7 @@ from app.ui.source_picker import NO_CAMERA, SourcePicker
 from app.ui.status import action_text, format_stats, short_name
 from app.ui.timeline import TimelineModel
 from app.ui.video_view import VideoView, bgr_to_qimage
-from test_ui_fakes import LABELS, FakeStats, skeleton_at, state_for
-
-
-def qimage_array(img) -> np.ndarray:
-    """RGB ``[H, W, 3]`` copy of a QImage."""
-    from PyQt6.QtGui import QImage
-
-    img = img.convertToFormat(QImage.Format.Format_RGB888)
-    ptr = img.constBits()
-    ptr.setsize(img.sizeInBytes())
-    return np.frombuffer(ptr, np.uint8).reshape(img.height(), img.bytesPerLine())[:, : img.width() * 3].reshape(
-        img.height(), img.width(), 3).copy()
+from test_ui_fakes import LABELS, FakeStats, qimage_array, skeleton_at, state_for
 
 
 def test_bgr_to_qimage_keeps_colours(qtbot):
@@ -115,7 +104,8 @@ def test_status_and_action_text():
 def test_settings_roundtrip_through_qsettings(tmp_path, qtbot):
     store = SettingsStore(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
     assert store.load() == UiSettings()
-    s = UiSettings(threshold=0.7, smoothing=0.2, window=48, device="cuda", mirror=True, overlay=False, loop=True)
+    s = UiSettings(threshold=0.7, smoothing=0.2, window=48, device="cuda", mirror=True, source_mirrored="yes",
+                   overlay=False, loop=True)
     store.save(s)
     again = SettingsStore(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)).load()
     assert again == s
@@ -125,6 +115,13 @@ def test_settings_roundtrip_through_qsettings(tmp_path, qtbot):
     dlg.overlay.setChecked(True)
     assert dlg.settings() == s.replace(threshold=0.35, overlay=True)
     assert s.runtime_changes({"threshold", "device"}) == {"threshold": 0.7, "device": "cuda"}
+    assert s.runtime_changes()["mirror"] is True and UiSettings().runtime_changes()["mirror"] is None
+    assert UiSettings().runtime_changes()["window"] is None  # 0: the model's own window
+    # A hand-edited file with impossible values is clamped, not passed on to crash the runtime.
+    store.qsettings.setValue("live/threshold", 7.0)
+    store.qsettings.setValue("live/source_mirrored", "sideways")
+    bad = store.load()
+    assert bad.threshold == 1.0 and bad.source_mirrored == "auto"
 
 
 def test_source_picker_without_cameras(qtbot):

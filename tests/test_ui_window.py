@@ -149,6 +149,25 @@ def test_add_model_copies_into_user_folder(qtbot, tmp_path, models_dir):
     assert win.model in win.model_panel.specs()
 
 
+def test_switching_model_in_the_background(qtbot, tmp_path, models_dir):
+    rt = FakeRuntime(async_models=True)
+    win = make_window(qtbot, tmp_path, models_dir, runtime=rt)
+    mine = str((models_dir / "mine.safetensors").resolve())
+    assert win.set_model(mine)
+    assert win.model_loading and win.model == "default" and win.model_panel.current() == mine
+    rt.finish_load()
+    qtbot.waitUntil(lambda: win.model == mine, timeout=2000)
+    assert "card of mine" in win.model_panel.card_text()
+    # A model that fails to load: the runtime reports it, the picker goes back.
+    (models_dir / "broken.safetensors").write_bytes(b"")
+    win.refresh_models()
+    assert win.set_model(str(models_dir / "broken.safetensors"))
+    rt.finish_load()
+    qtbot.waitUntil(lambda: not win.model_loading, timeout=2000)
+    assert win.model == mine and win.model_panel.current() == mine
+    assert "weights do not match" in win.errors[-1]
+
+
 def test_runtime_error_shows_message_and_app_keeps_running(qtbot, tmp_path, models_dir):
     rt = FakeRuntime()
     win = make_window(qtbot, tmp_path, models_dir, runtime=rt)
@@ -190,12 +209,14 @@ def test_settings_are_applied_and_persisted(qtbot, tmp_path, models_dir):
     rt = FakeRuntime()
     win = make_window(qtbot, tmp_path, models_dir, runtime=rt)
     assert rt.updates and "threshold" in rt.updates[0]  # initial settings pushed
-    win.mirror_action.setChecked(True)
-    assert win.video.mirror and rt.updates[-1] == {"mirror": True}
+    n = len(rt.updates)
+    win.mirror_action.setChecked(True)  # display only: the runtime is not told
     win.overlay_action.setChecked(False)
-    assert not win.video.overlay
+    assert win.video.mirror and not win.video.overlay and len(rt.updates) == n
     win.change_settings(threshold=0.65, window=32)
     assert rt.updates[-1] == {"threshold": 0.65, "window": 32}
+    win.change_settings(source_mirrored="yes")  # the pose stage must swap left/right back
+    assert rt.updates[-1] == {"mirror": True}
     again = SettingsStore(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)).load()
     assert (again.mirror, again.overlay, again.threshold, again.window) == (True, False, 0.65, 32)
     win2 = make_window(qtbot, tmp_path, models_dir)

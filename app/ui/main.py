@@ -1,45 +1,138 @@
-"""``ms2l-live``: the desktop window (a placeholder until the live view lands)."""
+"""``ms2l-live``: the live recognition window.
+
+    ms2l-live                                  # first camera found, or the empty state
+    ms2l-live --source clip.mp4 --model mine.safetensors
+    ms2l-live --source clip.avi --snapshot live.png --exit-after 8   # headless check / docs
+
+``--snapshot`` renders the real window (also under ``QT_QPA_PLATFORM=offscreen``)
+for ``--exit-after`` seconds, saves it as a PNG and exits; it uses default
+settings, not the user's, so that snapshots are reproducible.
+"""
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import sys
+import tempfile
+from typing import Any
+
+log = logging.getLogger("ms2l-live")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ms2l-live", description="Recognise actions live from a camera or video.")
-    p.add_argument("--model", default="default", help="model file, or 'default' for the shipped model")
-    p.add_argument("--snapshot", help="save a PNG of the window and exit (headless checks)")
-    p.add_argument("--exit-after", type=float, default=None, metavar="SECONDS", help="close after this many seconds")
+    p.add_argument("--source", help="camera:N, a video file, a folder of images, a stream URL or a .npz skeleton clip "
+                                    "(default: the first camera found)")
+    p.add_argument("--model", default=None,
+                   help="model file, or 'default' for the shipped model (default: the one used last)")
+    p.add_argument("--loop", action="store_true", help="play video files in a loop")
+    p.add_argument("--snapshot", metavar="PNG", help="save a PNG of the window after --exit-after seconds, then exit")
+    p.add_argument("--exit-after", type=float, default=None, metavar="SECONDS",
+                   help="close after this many seconds (default with --snapshot: 5)")
     return p
+
+
+def _empty_snapshot(source: str, model: str) -> Any:
+    from ..runtime import RuntimeSnapshot, RuntimeStats
+
+    return RuntimeSnapshot(stats=RuntimeStats(source=source, model=model))
+
+
+def _make_runtime(model: str, settings: Any) -> Any:
+    from ..runtime import Runtime
+
+    return Runtime(model, settings=settings)
+
+
+def _install_excepthook(report: Any) -> Any:
+    """An exception escaping a Qt slot aborts PyQt6; show it as a message instead.
+
+    Returns the previous hook (restored when the window closes)."""
+    previous = sys.excepthook
+
+    def hook(etype: type[BaseException], value: BaseException, tb: Any) -> None:
+        log.error("unexpected error: %s", value, exc_info=(etype, value, tb) if os.environ.get("MS2L_DEBUG") else None)
+        try:
+            report(value)
+        except Exception:  # noqa: BLE001 - the hook itself must never fail
+            pass
+
+    sys.excepthook = hook
+    return previous
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from PyQt6.QtCore import QTimer
-    from PyQt6.QtWidgets import QApplication, QLabel, QMainWindow
+    logging.basicConfig(level=logging.INFO, format="ms2l-live: %(message)s")
+    from PyQt6.QtCore import QSettings, QTimer
+    from PyQt6.QtWidgets import QApplication
 
-    from ms2l.checkpoint import load_model
+    from ..runtime import RuntimeSettings
+    from ..sources import list_cameras
+    from .main_window import MainWindow
+    from .runtime_holder import RuntimeHolder
+    from .settings import SettingsStore
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    model, meta = load_model(args.model)
-    win = QMainWindow()
-    win.setWindowTitle("ms2l-live")
-    text = (f"Model: {args.model} - {len(model.config.labels)} actions at {model.config.fps:g} fps\n"
-            + ", ".join(model.config.labels) + "\n\nThe live view is not built yet.")
-    label = QLabel(text)
-    label.setWordWrap(True)
-    win.setCentralWidget(label)
-    win.resize(640, 240)
+    app.setApplicationName("ms2l-live")
+    app.setOrganizationName("ms2l-live")
+
+    snapshot_dir = None
+    if args.snapshot:
+        # Reproducible snapshots: defaults, and the user's own settings left alone.
+        snapshot_dir = tempfile.TemporaryDirectory(prefix="ms2l-live-")
+        store = SettingsStore(QSettings(os.path.join(snapshot_dir.name, "s.ini"), QSettings.Format.IniFormat))
+    else:
+        store = SettingsStore()
+    ui = store.load()
+    if args.loop:
+        ui = ui.replace(loop=True)
+        store.save(ui)
+    model = args.model or store.value("model", "default") or "default"
+
+    runtime = RuntimeHolder(_make_runtime, model, RuntimeSettings().replace(**ui.runtime_changes()),
+                            empty_snapshot=_empty_snapshot)
+    cameras = list_cameras()
+    win = MainWindow(runtime, cameras=cameras, store=store, model=model, dialogs=not args.snapshot)
+    previous_hook = _install_excepthook(win.report)
     win.show()
+    if args.source:
+        win.open_source(args.source)
+    elif cameras:
+        win.open_source(f"camera:{cameras[0]}")
+
+    status = {"rc": 0}
 
     def finish() -> None:
         if args.snapshot:
-            win.grab().save(args.snapshot)
-        app.quit()
+            win.tick()
+            if win.grab().save(args.snapshot):
+                log.info("saved %s", args.snapshot)
+            else:
+                log.error("could not save %s", args.snapshot)
+                status["rc"] = 1
+        win.close()
 
-    if args.snapshot or args.exit_after is not None:
-        QTimer.singleShot(int(1000 * (args.exit_after or 0.5)), finish)
-    return app.exec()
+    # Closing this window ends the app -- exactly one quit, whatever else is open
+    # (an error box; other windows when main() runs inside a test's QApplication).
+    quit_on_last = app.quitOnLastWindowClosed()
+    app.setQuitOnLastWindowClosed(False)
+    win.closed.connect(app.quit)
+    exit_after = args.exit_after if args.exit_after is not None else (5.0 if args.snapshot else None)
+    if exit_after is not None:
+        QTimer.singleShot(int(1000 * exit_after), finish)
+    try:
+        rc = app.exec()
+    finally:
+        win.closed.disconnect(app.quit)
+        if win.isVisible():
+            win.close()  # stops the runtime's threads
+        app.setQuitOnLastWindowClosed(quit_on_last)
+        sys.excepthook = previous_hook
+    if snapshot_dir is not None:
+        snapshot_dir.cleanup()
+    return status["rc"] or rc
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QFont, QKeySequence
 from PyQt6.QtWidgets import (
     QDialog, QDialogButtonBox, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QTableWidget,
@@ -100,6 +101,8 @@ class MainWindow(QMainWindow):
     read a model's card (``read_metadata``).  Tests pass fakes for all of them.
     """
 
+    closed = pyqtSignal()  # after the runtime was closed
+
     def __init__(
         self,
         runtime: RuntimeLike,
@@ -130,6 +133,8 @@ class MainWindow(QMainWindow):
         self._last_frame: Any = None
         self._last_state_t: float | None = None
         self._extra_models: list[str] = []
+        self._pending_model: tuple[str, Future] | None = None
+        self._finished_shown = False
         self._model = model or DEFAULT  # the model the runtime was built with
         self._cameras = list(cameras)
 
@@ -260,6 +265,7 @@ class MainWindow(QMainWindow):
         try:
             for err in self.runtime.poll_errors() or ():
                 self.report(err)
+            self._check_pending_model()
             self.render(self.runtime.snapshot())
         except Exception as e:  # noqa: BLE001 - the GUI must keep running whatever the runtime does
             log.exception("runtime poll failed")
@@ -288,7 +294,13 @@ class MainWindow(QMainWindow):
         if state is not None and state.t != self._last_state_t:
             self._last_state_t = state.t
             self.timeline.add(state.t, state.action if state.state == "action" else None)
-        self.status_label.setText(format_stats(getattr(snap, "stats", None)))
+        stats = getattr(snap, "stats", None)
+        self.status_label.setText(format_stats(stats))
+        finished = bool(getattr(stats, "finished", False)) and self._source is not None
+        if finished and not self._finished_shown:
+            self.statusBar().showMessage(f"End of {short_name(self._source_spec)}: open another source, "
+                                         "or turn on Loop (L) and open it again", 15000)
+        self._finished_shown = finished
 
     # -- intents: sources --------------------------------------------------------
     def open_source(self, spec: str) -> bool:
@@ -309,7 +321,7 @@ class MainWindow(QMainWindow):
                 pass
             return False
         self._source, self._source_spec = source, spec
-        self._last_frame, self._last_state_t = None, None
+        self._last_frame, self._last_state_t, self._finished_shown = None, None, False
         self.timeline.clear()
         self.video.clear(f"Waiting for video from {short_name(spec)}…")
         if self._paused:
@@ -355,21 +367,54 @@ class MainWindow(QMainWindow):
         return entries
 
     def set_model(self, spec: str) -> bool:
-        """Switch the runtime to model ``spec`` ("default" or a path) without a restart."""
+        """Switch the runtime to model ``spec`` ("default" or a path) without a restart.
+
+        The runtime loads it in the background (a future) while the old model keeps
+        serving; the switch shows once it has loaded.  False when it was refused at once.
+        """
         try:
-            self.runtime.set_model(spec)
+            result = self.runtime.set_model(spec)
         except Exception as e:  # noqa: BLE001 - ModelFileError and friends
             self.report(f"Cannot use model {short_name(spec)}: {describe_error(e)}")
-            self.model_panel.set_current(self._model if self._model == DEFAULT else str(Path(self._model).resolve()))
+            self._show_current_model()
             return False
+        if isinstance(result, Future):
+            self._pending_model = (spec, result)
+            self.model_panel.set_current(spec if spec == DEFAULT else str(Path(spec).resolve()))
+            self.statusBar().showMessage(f"Loading model {short_name(spec)}…")
+            self._check_pending_model()
+        else:
+            self._model_switched(spec)
+        return True
+
+    def _check_pending_model(self) -> None:
+        if self._pending_model is None or not self._pending_model[1].done():
+            return
+        spec, fut = self._pending_model
+        self._pending_model = None
+        if fut.exception() is not None:
+            # The runtime reports the reason through poll_errors; here the picker goes back.
+            self._show_current_model()
+            self.statusBar().showMessage(f"Kept {short_name(self._model)}: {short_name(spec)} did not load", 8000)
+        else:
+            self._model_switched(spec)
+
+    def _show_current_model(self) -> None:
+        self.model_panel.set_current(self._model if self._model == DEFAULT else str(Path(self._model).resolve()))
+
+    @property
+    def model_loading(self) -> bool:
+        return self._pending_model is not None
+
+    def _model_switched(self, spec: str) -> None:
         self._model = spec
+        self._show_current_model()
         self.store.set_value("model", spec)
         self._show_card(spec)
         self.bars.set_probs(None)
         self._last_state_t = None
         self.timeline.clear()  # the old model's verdicts do not belong to the new one
         self.statusBar().showMessage(f"Model: {short_name(spec)}", 3000)
-        return True
 
     @property
     def model(self) -> str:
@@ -394,9 +439,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Using {src.name} in place (cannot copy to {folder}: {e})", 5000)
             target = src
             self._extra_models.append(str(src))
-        ok = self.set_model(str(target.resolve()))
         self.refresh_models()
-        return ok
+        return self.set_model(str(target.resolve()))
 
     def _show_card(self, spec: str) -> None:
         title = "Default model" if spec == DEFAULT else Path(spec).stem
@@ -422,8 +466,9 @@ class MainWindow(QMainWindow):
                 action.blockSignals(False)
         if push:
             self.store.save(new)
-            changes = {k: v for k, v in new.runtime_changes(self._runtime_fields()).items()
-                       if getattr(old, k) != v}
+            fields = self._runtime_fields()
+            before = old.runtime_changes(fields)
+            changes = {k: v for k, v in new.runtime_changes(fields).items() if before.get(k) != v}
             if changes:
                 try:
                     self.runtime.update_settings(**changes)
@@ -480,3 +525,4 @@ class MainWindow(QMainWindow):
         except Exception:  # noqa: BLE001 - closing must always succeed
             log.exception("closing the runtime failed")
         super().closeEvent(event)
+        self.closed.emit()

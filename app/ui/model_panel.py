@@ -6,9 +6,44 @@ from typing import Any
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTextBrowser, QToolButton, QVBoxLayout, QWidget
 
-from ms2l.card import model_card
-
 from .models import ModelEntry
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def card_markdown(meta: dict[str, Any], title: str) -> str:
+    """A compact model card for the side panel: what it recognises, what it learnt from, how well.
+
+    (``ms2l.card.model_card`` writes the full card for files; this one leads with
+    what a user picking a model wants to know.)
+    """
+    cfg = meta.get("config", {})
+    labels = list(cfg.get("labels", []))
+    fps, window = cfg.get("fps"), cfg.get("window")
+    lines = [f"### {title}", ""]
+    if meta.get("description"):
+        lines += [str(meta["description"]), ""]
+    if fps and window:
+        lines += [f"{len(labels)} actions · {_fmt(fps)} fps · window {window} frames ({window / fps:.1f} s)", ""]
+    lines += ["**Labels**: " + (", ".join(labels) if labels else "none (an encoder without a classifier)"), ""]
+    data = meta.get("data") or {}
+    lines += ["**Training data**: " + ("; ".join(f"{k}: {_fmt(v)}" for k, v in data.items()) if data else "not recorded"), ""]
+    metrics = meta.get("metrics") or {}
+    lines.append("**Metrics**:" + ("" if metrics else " none recorded"))
+    lines.append("")
+    per_class: dict[str, Any] = {}
+    for k, v in metrics.items():
+        if isinstance(v, dict) and "top1" in v:
+            lines.append(f"- {k}: top-1 {v['top1']:.2f} % on {v.get('n', '?')} clips")
+            per_class = per_class or v.get("per_class") or {}
+        else:
+            lines.append(f"- {k}: {_fmt(v)}")
+    if per_class:
+        lines += ["", "| class | top-1 % |", "| --- | --- |"]
+        lines += [f"| {c} | {'-' if a is None else f'{a:.1f}'} |" for c, a in per_class.items()]
+    return "\n".join(lines) + "\n"
 
 
 class ModelPanel(QWidget):
@@ -66,7 +101,7 @@ class ModelPanel(QWidget):
         return [e.spec for e in self._entries]
 
     def set_card(self, meta: dict[str, Any], title: str) -> None:
-        self.card.setMarkdown(model_card(meta, title=title))
+        self.card.setMarkdown(card_markdown(meta, title))
 
     def set_card_error(self, text: str) -> None:
         self.card.setMarkdown(f"**This model cannot be used.**\n\n{text}\n")

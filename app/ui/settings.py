@@ -11,24 +11,31 @@ from PyQt6.QtWidgets import (
 )
 
 
+SOURCE_MIRRORED: dict[str, bool | None] = {"auto": None, "yes": True, "no": False}
+
+
 @dataclass(frozen=True)
 class UiSettings:
     """Everything the user can set, with the defaults a first run gets.
 
     threshold: minimum smoothed probability for an action to be named.
     smoothing: how much each prediction is averaged with the previous ones (0 = none).
-    window: frames the model sees at its own frame rate.
-    device: inference device ("cpu", "cuda", ...).
-    mirror: show the video mirrored, as a selfie camera is expected to look.
+    window: frames the model sees at its own frame rate (0: the model's own window).
+    device: inference device: "auto" (a GPU when there is one), "cpu", "cuda".
+    mirror: show the video mirrored, as a selfie view is expected to look (display only).
+    source_mirrored: whether the camera's image is itself a mirror image, which the pose
+        stage must undo so left and right are the subject's: "auto" (as the source says),
+        "yes" or "no".
     overlay: draw the skeleton over the video.
     loop: play video files again from the start when they end.
     """
 
     threshold: float = 0.5
     smoothing: float = 0.6
-    window: int = 64
-    device: str = "cpu"
+    window: int = 0
+    device: str = "auto"
     mirror: bool = False
+    source_mirrored: str = "auto"
     overlay: bool = True
     loop: bool = False
 
@@ -36,8 +43,13 @@ class UiSettings:
         return dataclasses.replace(self, **changes)
 
     def runtime_changes(self, runtime_fields: set[str] | None = None) -> dict[str, Any]:
-        """The settings the runtime acts on (those named in ``runtime_fields`` when given)."""
-        d = {k: getattr(self, k) for k in ("threshold", "smoothing", "window", "device", "mirror")}
+        """These settings as ``RuntimeSettings`` fields (only those in ``runtime_fields`` when given).
+
+        The display mirror stays in the UI; the runtime's ``mirror`` is the source's own
+        mirroring (None: trust the source).
+        """
+        d = {"threshold": self.threshold, "smoothing": self.smoothing, "window": self.window or None,
+             "device": self.device, "mirror": SOURCE_MIRRORED[self.source_mirrored]}
         return d if runtime_fields is None else {k: v for k, v in d.items() if k in runtime_fields}
 
 
@@ -69,6 +81,15 @@ class SettingsStore:
                     pass  # a hand-edited, unreadable value: keep the default
         finally:
             self.qsettings.endGroup()
+        # Hand-edited or stale values are clamped to what the runtime accepts.
+        if values.get("source_mirrored") not in (None, *SOURCE_MIRRORED):
+            values.pop("source_mirrored")
+        if "threshold" in values:
+            values["threshold"] = min(max(values["threshold"], 0.0), 1.0)
+        if "smoothing" in values:
+            values["smoothing"] = min(max(values["smoothing"], 0.0), 0.99)
+        if "window" in values:
+            values["window"] = max(values["window"], 0)
         return base.replace(**values)
 
     def save(self, settings: UiSettings) -> None:
@@ -88,8 +109,8 @@ class SettingsStore:
 
 
 def available_devices() -> list[str]:
-    """"cpu", plus "cuda" where torch sees a GPU."""
-    devices = ["cpu"]
+    """"auto" and "cpu", plus "cuda" where torch sees a GPU."""
+    devices = ["auto", "cpu"]
     try:
         import torch
 
@@ -113,7 +134,8 @@ class SettingsDialog(QDialog):
         self.threshold.setToolTip("An action is named only when its smoothed probability reaches this.")
         self.smoothing = QDoubleSpinBox(decimals=2, minimum=0.0, maximum=0.99, singleStep=0.05, value=settings.smoothing)
         self.smoothing.setToolTip("0: every prediction as it comes; closer to 1: steadier but slower to change.")
-        self.window = QSpinBox(minimum=8, maximum=300, singleStep=8, value=settings.window, suffix=" frames")
+        self.window = QSpinBox(minimum=0, maximum=300, singleStep=8, value=settings.window, suffix=" frames")
+        self.window.setSpecialValueText("the model's own")  # shown at 0
         self.window.setToolTip("How many frames (at the model's frame rate) each prediction looks at.")
         self.device = QComboBox()
         devs = list(devices or available_devices())
@@ -122,6 +144,13 @@ class SettingsDialog(QDialog):
         self.device.addItems(devs)
         self.device.setCurrentText(settings.device)
         self.mirror = QCheckBox("Mirror the video (selfie view)", checked=settings.mirror)
+        self.source_mirrored = QComboBox()
+        self.source_mirrored.addItem("As the source says", "auto")
+        self.source_mirrored.addItem("Yes: swap left and right back", "yes")
+        self.source_mirrored.addItem("No", "no")
+        self.source_mirrored.setCurrentIndex(max(0, self.source_mirrored.findData(settings.source_mirrored)))
+        self.source_mirrored.setToolTip("Some webcam drivers (and NTU's videos) deliver a mirror image; the "
+                                        "pose stage must know, or the subject's left and right swap.")
         self.overlay = QCheckBox("Draw the skeleton", checked=settings.overlay)
         self.loop = QCheckBox("Loop video files", checked=settings.loop)
 
@@ -129,6 +158,7 @@ class SettingsDialog(QDialog):
         form.addRow("Smoothing", self.smoothing)
         form.addRow("Window length", self.window)
         form.addRow("Inference device", self.device)
+        form.addRow("Camera image is mirrored", self.source_mirrored)
         form.addRow(self.mirror)
         form.addRow(self.overlay)
         form.addRow(self.loop)
@@ -145,6 +175,7 @@ class SettingsDialog(QDialog):
         self.window.setValue(s.window)
         self.device.setCurrentText(s.device)
         self.mirror.setChecked(s.mirror)
+        self.source_mirrored.setCurrentIndex(max(0, self.source_mirrored.findData(s.source_mirrored)))
         self.overlay.setChecked(s.overlay)
         self.loop.setChecked(s.loop)
 
@@ -152,5 +183,5 @@ class SettingsDialog(QDialog):
         return self._base.replace(
             threshold=round(self.threshold.value(), 4), smoothing=round(self.smoothing.value(), 4),
             window=self.window.value(), device=self.device.currentText(),
-            mirror=self.mirror.isChecked(), overlay=self.overlay.isChecked(), loop=self.loop.isChecked(),
+            mirror=self.mirror.isChecked(), source_mirrored=self.source_mirrored.currentData(), overlay=self.overlay.isChecked(), loop=self.loop.isChecked(),
         )

@@ -110,6 +110,15 @@ class VideoView(QWidget):
         return self._message
 
     @property
+    def frame(self) -> np.ndarray | None:
+        """The raw frame being shown (BGR), before mirroring and overlay."""
+        return self._image
+
+    @property
+    def skeleton(self) -> Skeleton | None:
+        return self._skeleton
+
+    @property
     def has_frame(self) -> bool:
         return self._image is not None
 
