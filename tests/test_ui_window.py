@@ -1,6 +1,7 @@
 """The main window over a fake runtime (offscreen, no threads, no camera)."""
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -30,13 +31,20 @@ def models_dir(tmp_path: Path) -> Path:
     return d
 
 
-def make_window(qtbot, tmp_path: Path, models_dir: Path, runtime=None, cameras=(), **kw) -> MainWindow:
+def make_window(qtbot, tmp_path: Path, models_dir: Path, runtime=None, cameras=(), opener=fake_opener,
+                **kw) -> MainWindow:
     store = SettingsStore(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    win = MainWindow(runtime or FakeRuntime(), cameras=cameras, open_source=fake_opener, store=store,
+    win = MainWindow(runtime or FakeRuntime(), cameras=cameras, open_source=opener, store=store,
                      models_dir=models_dir, read_metadata=fake_metadata, poll_ms=10, **kw)
     qtbot.addWidget(win)
     win.show()
     return win
+
+
+def open_and_wait(qtbot, win: MainWindow, spec: str) -> None:
+    """Ask for ``spec`` and wait until the window has finished opening it (or failed to)."""
+    win.open_source(spec)
+    qtbot.waitUntil(lambda: not win.opening, timeout=3000)
 
 
 def test_opens_without_camera_and_says_so(qtbot, tmp_path, models_dir):
@@ -56,13 +64,14 @@ def test_with_cameras_offers_them(qtbot, tmp_path, models_dir):
     assert win.picker.camera_specs() == ["camera:0", "camera:1"]
     assert "Choose a camera" in win.video.message
     win.picker.cameras.activated.emit(1)
-    assert win.source_spec == "camera:0"
+    qtbot.waitUntil(lambda: win.source_spec == "camera:0", timeout=3000)
 
 
 def test_fake_source_frames_reach_the_view(qtbot, tmp_path, models_dir):
     rt = FakeRuntime()
     win = make_window(qtbot, tmp_path, models_dir, runtime=rt)
-    assert win.open_source("red.avi")
+    open_and_wait(qtbot, win, "red.avi")
+    assert win.source_spec == "red.avi"
     qtbot.waitUntil(lambda: win.video.has_frame, timeout=2000)
     img = win.video.composed()
     assert img.pixelColor(5, 5).red() > 200 and img.pixelColor(5, 5).blue() < 30
@@ -74,7 +83,7 @@ def test_fake_source_frames_reach_the_view(qtbot, tmp_path, models_dir):
 def test_predictions_update_label_bars_and_timeline(qtbot, tmp_path, models_dir):
     rt = FakeRuntime()
     win = make_window(qtbot, tmp_path, models_dir, runtime=rt)
-    win.open_source("green.avi")
+    open_and_wait(qtbot, win, "green.avi")
     rt.push_state(state_for(1.0, "squat", 0.9))
     qtbot.waitUntil(lambda: win.action_label.text() == "squat", timeout=2000)
     assert "90 %" in win.detail_label.text()
@@ -92,11 +101,12 @@ def test_predictions_update_label_bars_and_timeline(qtbot, tmp_path, models_dir)
 def test_switching_source(qtbot, tmp_path, models_dir):
     rt = FakeRuntime()
     win = make_window(qtbot, tmp_path, models_dir, runtime=rt)
-    win.open_source("red.avi")
+    open_and_wait(qtbot, win, "red.avi")
     rt.push_state(state_for(1.0, "squat"))
     qtbot.waitUntil(lambda: win.timeline.model.actions() == ["squat"], timeout=2000)
     first = rt.source
     win.picker.request("blue.avi")
+    qtbot.waitUntil(lambda: not win.opening, timeout=3000)
     assert win.source_spec == "blue.avi" and first.closed and len(rt.opened) == 2
     assert win.timeline.model.segments == []  # the old source's history is gone
     qtbot.waitUntil(lambda: win.video.has_frame and win.video.composed().pixelColor(5, 5).blue() > 200, timeout=2000)
@@ -105,13 +115,37 @@ def test_switching_source(qtbot, tmp_path, models_dir):
 def test_bad_source_is_a_message_not_a_crash(qtbot, tmp_path, models_dir):
     rt = FakeRuntime()
     win = make_window(qtbot, tmp_path, models_dir, runtime=rt)
-    win.open_source("red.avi")
-    assert not win.open_source("bad.avi")
+    open_and_wait(qtbot, win, "red.avi")
+    open_and_wait(qtbot, win, "bad.avi")
     assert "not a video OpenCV can decode" in win.errors[-1]
     assert win.error_box is not None and win.error_box.isVisible()
     assert "bad.avi" in win.error_box.text()
     assert win.source_spec == "red.avi"  # still showing the old one
     assert win.statusBar().currentMessage() == win.errors[-1]
+
+
+def test_slow_source_does_not_block_and_newer_request_wins(qtbot, tmp_path, models_dir):
+    gate = threading.Event()
+    opened: list = []
+
+    def opener(spec, **kw):
+        if "slow" in spec:
+            gate.wait(5)  # a camera or stream that takes its time to answer
+        src = fake_opener(spec, **kw)
+        opened.append(src)
+        return src
+
+    rt = FakeRuntime()
+    win = make_window(qtbot, tmp_path, models_dir, runtime=rt, opener=opener)
+    win.open_source("rtsp://slow/red")
+    n = rt.snapshots
+    qtbot.waitUntil(lambda: rt.snapshots > n + 3, timeout=2000)  # the GUI keeps polling meanwhile
+    assert win.opening and "Opening" in win.video.message
+    open_and_wait(qtbot, win, "green.avi")
+    assert win.source_spec == "green.avi"
+    gate.set()
+    qtbot.waitUntil(lambda: len(opened) == 2 and opened[-1].closed, timeout=2000)
+    assert rt.source.name == "green.avi" and not rt.source.closed  # the late one was discarded
 
 
 def test_switching_model(qtbot, tmp_path, models_dir):
@@ -171,7 +205,7 @@ def test_switching_model_in_the_background(qtbot, tmp_path, models_dir):
 def test_runtime_error_shows_message_and_app_keeps_running(qtbot, tmp_path, models_dir):
     rt = FakeRuntime()
     win = make_window(qtbot, tmp_path, models_dir, runtime=rt)
-    win.open_source("red.avi")
+    open_and_wait(qtbot, win, "red.avi")
     rt.push_error(RuntimeError("camera:0 stopped delivering frames"))
     qtbot.waitUntil(lambda: bool(win.errors), timeout=2000)
     assert "stopped delivering frames" in win.errors[-1]
@@ -197,7 +231,7 @@ def test_pause_resume_and_loop(qtbot, tmp_path, models_dir):
     rt = FakeRuntime()
     win = make_window(qtbot, tmp_path, models_dir, runtime=rt)
     win.loop_action.setChecked(True)
-    win.open_source("red.avi")
+    open_and_wait(qtbot, win, "red.avi")
     assert rt.source.loop
     win.pause_action.trigger()
     assert rt.paused and win.paused and "Resume" in win.pause_action.text()
@@ -235,7 +269,7 @@ def test_help_lists_shortcuts(qtbot, tmp_path, models_dir):
 def test_overlay_drawn_in_window(qtbot, tmp_path, models_dir):
     rt = FakeRuntime(draw_skeleton=True)
     win = make_window(qtbot, tmp_path, models_dir, runtime=rt)
-    win.open_source("green.avi")
+    open_and_wait(qtbot, win, "green.avi")
     qtbot.waitUntil(lambda: win.video.overlay_drawn(), timeout=2000)
     rt.paused = True  # hold the frame still while comparing
     with_overlay = win.video.grab().toImage()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import shutil
+import threading
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Callable, Protocol
@@ -61,6 +62,33 @@ def describe_error(err: BaseException | str) -> str:
         return err
     text = str(err).strip() or type(err).__name__
     return text if type(err).__name__ in ("SourceError", "ModelFileError") else f"{text} ({type(err).__name__})"
+
+
+def _in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
+    """Run ``fn`` on its own daemon thread: a hung camera or stream cannot queue others behind it."""
+    fut: Future = Future()
+
+    def run() -> None:
+        try:
+            fut.set_result(fn(*args, **kwargs))
+        except BaseException as e:  # noqa: BLE001 - handed to the GUI thread as the future's exception
+            fut.set_exception(e)
+
+    threading.Thread(target=run, name="ms2l-ui-open", daemon=True).start()
+    return fut
+
+
+def _close_quietly(source: Any) -> None:
+    try:
+        source.close()
+    except Exception:  # noqa: BLE001 - a source being discarded may fail to close; nothing to tell
+        log.debug("closing a discarded source failed", exc_info=True)
+
+
+def _close_opened(fut: Future) -> None:
+    """Done-callback for an open that was superseded or abandoned: close what it opened."""
+    if not fut.cancelled() and fut.exception() is None:
+        _close_quietly(fut.result())
 
 
 class HelpDialog(QDialog):
@@ -134,6 +162,7 @@ class MainWindow(QMainWindow):
         self._last_state_t: float | None = None
         self._extra_models: list[str] = []
         self._pending_model: tuple[str, Future] | None = None
+        self._opening: tuple[str, Future] | None = None
         self._finished_shown = False
         self._model = model or DEFAULT  # the model the runtime was built with
         self._cameras = list(cameras)
@@ -266,6 +295,7 @@ class MainWindow(QMainWindow):
             for err in self.runtime.poll_errors() or ():
                 self.report(err)
             self._check_pending_model()
+            self._check_opening()
             self.render(self.runtime.snapshot())
         except Exception as e:  # noqa: BLE001 - the GUI must keep running whatever the runtime does
             log.exception("runtime poll failed")
@@ -303,23 +333,46 @@ class MainWindow(QMainWindow):
         self._finished_shown = finished
 
     # -- intents: sources --------------------------------------------------------
-    def open_source(self, spec: str) -> bool:
-        """Open ``spec`` (camera:N, a file, a folder, a URL) and hand it to the runtime."""
+    def open_source(self, spec: str) -> None:
+        """Open ``spec`` (camera:N, a file, a folder, a URL) and hand it to the runtime.
+
+        Opening runs off the GUI thread (a camera or a dead stream URL can take seconds
+        to answer); :meth:`tick` hands the source over once it is open.  A newer request
+        supersedes an older one still opening.  Failures become messages.
+        """
         self.statusBar().showMessage(f"Opening {short_name(spec)}…")
+        if not self.video.has_frame:
+            self.video.set_message(f"Opening {short_name(spec)}…")
+        if self._opening is not None:
+            self._opening[1].add_done_callback(_close_opened)
+        self._opening = (spec, _in_thread(self._open_source, spec, loop=self.settings.loop))
+        self._check_opening()
+
+    @property
+    def opening(self) -> bool:
+        """A source is being opened."""
+        return self._opening is not None
+
+    def _check_opening(self) -> None:
+        if self._opening is None or not self._opening[1].done():
+            return
+        spec, fut = self._opening
+        self._opening = None
         try:
-            source = self._open_source(spec, loop=self.settings.loop)
+            source = fut.result()
         except Exception as e:  # noqa: BLE001 - SourceError and whatever OpenCV raises
             self.report(f"Cannot open {spec}: {describe_error(e)}")
-            return False
+            if not self.video.has_frame:
+                self.video.set_message(self._empty_message())
+            return
         try:
             self.runtime.open(source)
         except Exception as e:  # noqa: BLE001
             self.report(f"Cannot start {spec}: {describe_error(e)}")
-            try:
-                source.close()
-            except Exception:  # noqa: BLE001
-                pass
-            return False
+            _close_quietly(source)
+            if not self.video.has_frame:
+                self.video.set_message(self._empty_message())
+            return
         self._source, self._source_spec = source, spec
         self._last_frame, self._last_state_t, self._finished_shown = None, None, False
         self.timeline.clear()
@@ -328,7 +381,6 @@ class MainWindow(QMainWindow):
             self._set_paused(False)
         self.statusBar().showMessage(f"Opened {short_name(spec)}", 3000)
         self.setWindowTitle(f"ms2l-live – {short_name(spec)}")
-        return True
 
     @property
     def source_spec(self) -> str | None:
@@ -519,6 +571,9 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         self.timer.stop()
+        if self._opening is not None:  # still opening: close it when it is open
+            self._opening[1].add_done_callback(_close_opened)
+            self._opening = None
         try:
             self.store.save(self.settings)
             self.runtime.close()
