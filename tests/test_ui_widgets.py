@@ -91,10 +91,10 @@ def test_timeline_segments_and_30s_window():
 
 def test_status_and_action_text():
     line = format_stats(FakeStats(source="/data/clips/a.avi", model="/home/u/models/mine.safetensors",
-                                  camera_fps=29.97, processing_fps=15.04, latency_ms=81.4, dropped=3))
+                                  camera_fps=29.97, processing_fps=15.04, latency_ms=81.4, dropped=3, frames=100))
     for part in ("a.avi", "mine.safetensors", "cpu", "30.0 fps", "15.0 fps", "81 ms", "Dropped: 3"):
         assert part in line
-    assert "–" in format_stats(FakeStats(camera_fps=None))
+    assert "Camera: –" in format_stats(FakeStats(camera_fps=0.0, frames=0))  # nothing delivered yet: unknown
     assert short_name("camera:0") == "camera:0" and short_name("rtsp://h/x") == "rtsp://h/x"
     big, small = action_text(state_for(1.0, "wave", 0.83))
     assert big == "wave" and "83 %" in small

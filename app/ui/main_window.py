@@ -224,10 +224,11 @@ class MainWindow(QMainWindow):
         lay.addWidget(split, 1)
         lay.addWidget(QLabel("Last 30 s"))
         lay.addWidget(self.timeline)
-        self.setCentralWidget(central)
-
+        # The status line lives above the status bar, which stays free for messages.
         self.status_label = QLabel(format_stats(None))
-        self.statusBar().addPermanentWidget(self.status_label, 1)
+        self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        lay.addWidget(self.status_label)
+        self.setCentralWidget(central)
         self.resize(1100, 700)
 
     def _action(self, text: str, key: str | QKeySequence.StandardKey | None, slot: Callable,

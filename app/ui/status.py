@@ -29,6 +29,10 @@ def format_stats(stats: Any) -> str:
     if stats is None:
         return "No source"
     g = lambda name: getattr(stats, name, None)  # noqa: E731 - tolerate older/newer stats objects
+    if not g("frames"):
+        # Rates of a source that has delivered nothing are unknown, not zero.
+        stats_none = {"camera_fps": None, "processing_fps": None, "latency_ms": None}
+        g = lambda name, _g=g: stats_none[name] if name in stats_none else _g(name)  # noqa: E731
     return "   ·   ".join([
         f"Source: {short_name(g('source'))}",
         f"Model: {short_name(g('model'))}",
