@@ -114,7 +114,7 @@ class HelpDialog(QDialog):
         lay.addWidget(QLabel("ms2l-live names the action the person in view is doing, live."))
         lay.addWidget(self.table)
         lay.addWidget(buttons)
-        self.resize(420, 380)
+        self.resize(440, 450)
 
     def shortcuts(self) -> list[tuple[str, str]]:
         return [(self.table.item(r, 0).text(), self.table.item(r, 1).text()) for r in range(self.table.rowCount())]
