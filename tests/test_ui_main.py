@@ -15,6 +15,7 @@ from test_ui_fakes import FakeRuntime, FakeSource, FakeSnapshot
 @dataclass(frozen=True)
 class Settings:
     threshold: float = 0.5
+    device: str = "auto"
 
     def replace(self, **kw):
         return replace(self, **kw)
@@ -40,6 +41,7 @@ def test_holder_opens_a_source_given_while_loading():
     gate.set()
     assert h.wait_loaded(5)
     assert made[0].source is src and h.snapshot().frame is not None
+    assert made[0].updates == [{"threshold": 0.7}]  # the change made while loading reached it
     h.close()
     assert made[0].closed
 
@@ -60,6 +62,20 @@ def test_holder_reports_a_failed_load_and_recovers_with_another_model():
     assert h.runtime.model == "mine.safetensors"
     h.open(FakeSource())
     assert h.runtime.opened
+
+
+def test_holder_retries_a_failed_load_on_another_device():
+    def factory(model, settings):
+        if settings.device == "cuda":
+            raise RuntimeError("device 'cuda' was asked for, but PyTorch sees no CUDA GPU")
+        return FakeRuntime(model)
+
+    h = RuntimeHolder(factory, "default", Settings(device="cuda"), background=False)
+    assert "no CUDA GPU" in str(h.poll_errors()[0]) and h.runtime is None
+    h.update_settings(threshold=0.6)  # not a reason to try again
+    assert h.runtime is None and h.poll_errors() == []
+    h.update_settings(device="cpu")
+    assert h.runtime is not None and h.runtime.model == "default"
 
 
 def test_snapshot_cli_saves_the_window(qtbot, tmp_path, monkeypatch):

@@ -4,7 +4,6 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PyQt6.QtCore import QSettings
 

@@ -9,11 +9,20 @@ Qt-free.
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 from concurrent.futures import Future
 from typing import Any, Callable
 
 RuntimeFactory = Callable[[str, Any], Any]  # (model, RuntimeSettings) -> Runtime
+
+
+def _changed(old: Any, new: Any) -> dict[str, Any]:
+    """The fields of dataclass ``new`` that differ from ``old``."""
+    if old is new or not dataclasses.is_dataclass(new):
+        return {}
+    return {f.name: getattr(new, f.name) for f in dataclasses.fields(new)
+            if getattr(old, f.name, None) != getattr(new, f.name)}
 
 
 class NoModelError(RuntimeError):
@@ -56,8 +65,9 @@ class RuntimeHolder:
             self._loading, self._model, self._load_error = fut, model, None
 
         def work() -> None:
+            used = self._settings
             try:
-                rt = self._factory(model, self._settings)
+                rt = self._factory(model, used)
             except Exception as e:  # noqa: BLE001 - reported to the user, never raised into Qt
                 with self._lock:
                     if gen == self._generation:
@@ -76,6 +86,9 @@ class RuntimeHolder:
                 fut.set_exception(RuntimeError(f"model {model} was superseded"))
                 return
             try:
+                late = _changed(used, self._settings)  # settings changed while the model loaded
+                if late:
+                    rt.update_settings(**late)
                 if src is not None:
                     rt.open(src)
                     if self._paused:
@@ -159,7 +172,10 @@ class RuntimeHolder:
     def update_settings(self, **changes: Any) -> Any:
         if self._rt is not None:
             return self._rt.update_settings(**changes)
-        self._settings = self._settings.replace(**changes) if hasattr(self._settings, "replace") else self._settings
+        old, self._settings = self._settings, self._settings.replace(**changes)
+        # A load that failed for its device (cuda without a GPU) is worth another try on the new one.
+        if self._load_error is not None and not self.loading and _changed(old, self._settings).keys() & {"device", "backend"}:
+            self._load(self._model)
         return self._settings
 
     def snapshot(self) -> Any:
