@@ -62,6 +62,13 @@ def _install_excepthook(report: Any) -> Any:
     return previous
 
 
+def _has_display() -> bool:
+    """Whether Qt can open a window here (only Linux/BSD can lack one)."""
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd")):
+        return True
+    return bool(os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="ms2l-live: %(message)s")
@@ -74,6 +81,13 @@ def main(argv: list[str] | None = None) -> int:
     from .runtime_holder import RuntimeHolder
     from .settings import SettingsStore
 
+    if QApplication.instance() is None and not _has_display():
+        if not args.snapshot:
+            # Qt would abort with a core dump; say what to do instead.
+            log.error("no display to open a window on (no DISPLAY or WAYLAND_DISPLAY); run it in a desktop "
+                      "session, or render headless with --snapshot")
+            return 2
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ms2l-live")
     app.setOrganizationName("ms2l-live")
