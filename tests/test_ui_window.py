@@ -236,6 +236,8 @@ def test_pause_resume_and_loop(qtbot, tmp_path, models_dir):
     assert rt.paused and win.paused and "Resume" in win.pause_action.text()
     win.pause_action.trigger()
     assert not rt.paused
+    win.loop_action.setChecked(False)  # applies to the file playing now
+    assert not rt.source.loop
 
 
 def test_settings_are_applied_and_persisted(qtbot, tmp_path, models_dir):

@@ -517,6 +517,8 @@ class MainWindow(QMainWindow):
                 action.blockSignals(True)
                 action.setChecked(on)
                 action.blockSignals(False)
+        if push and new.loop != old.loop:
+            self._loop_current_source(new.loop)
         if push:
             self.store.save(new)
             fields = self._runtime_fields()
@@ -532,6 +534,15 @@ class MainWindow(QMainWindow):
                 self.runtime.update_settings(**new.runtime_changes(self._runtime_fields()))
             except Exception as e:  # noqa: BLE001
                 self.report(f"Cannot apply settings: {describe_error(e)}")
+
+    def _loop_current_source(self, on: bool) -> None:
+        """Loop (or stop looping) the file being played, without reopening it."""
+        src = self._source
+        if src is None or getattr(src, "live", False) or not hasattr(src, "loop"):
+            return
+        src.loop = on  # read by the source's own reader at its end
+        if on and self._finished_shown and self._source_spec:
+            self.open_source(self._source_spec)  # it already ended: play it again
 
     def _runtime_fields(self) -> set[str] | None:
         """The settings the runtime knows (it may not take all the UI's)."""
