@@ -59,7 +59,7 @@ def with_encoder(encoder: MS2L, config: ModelConfig, ssl_heads: bool) -> MS2L:
 
 
 def run_seed(seed: int, data: Path, device: torch.device, quick: bool, ablation: bool, log,
-             partial: Path | None = None) -> dict:
+             partial: Path | None = None, only_ablation: list[str] | None = None) -> dict:
     base = ModelConfig()
     clips = load_nwucla(data, base)
     train, test = nwucla_split(clips, "train"), nwucla_split(clips, "test")
@@ -94,6 +94,11 @@ def run_seed(seed: int, data: Path, device: torch.device, quick: bool, ablation:
         train_classifier(model, subset, recipe, device, progress_bar=False)
         return evaluate(model, test, device)["top1"]
 
+    if only_ablation:
+        for task in only_ablation:
+            e = timed(f"pretrain_{task}", lambda: pretrained(TaskConfig.from_names(task)))
+            timed(f"ablation_{task}_linear", lambda: classify("linear", e))
+        return out
     enc = timed("pretrain_all", lambda: pretrained(TaskConfig()))
     out["linear"] = timed("linear", lambda: classify("linear", enc))
     out["semi_1"] = timed("semi_1", lambda: classify("finetune", enc, 0.01))
@@ -109,7 +114,7 @@ def run_seed(seed: int, data: Path, device: torch.device, quick: bool, ablation:
     if ablation:
         for task in ("motion", "jigsaw", "contrastive"):
             e = timed(f"pretrain_{task}", lambda: pretrained(TaskConfig.from_names(task)))
-            out[f"ablation_{task}"] = timed(f"ablation_{task}_linear", lambda: classify("linear", e))
+            timed(f"ablation_{task}_linear", lambda: classify("linear", e))
     return out
 
 
@@ -215,6 +220,8 @@ def main() -> int:
     p.add_argument("--seed-results", type=Path, nargs="*", default=[],
                    help="merge per-seed JSON files written by earlier runs (--per-seed-out) instead of training")
     p.add_argument("--per-seed-out", type=Path, help="write this run's raw per-seed results here")
+    p.add_argument("--only-ablation", nargs="+", choices=["motion", "jigsaw", "contrastive"],
+                   help="run just these single-task pretrainings and their linear evaluation")
     a = p.parse_args()
     if not a.data.exists() and not a.seed_results:
         print(f"skipping: NW-UCLA not found at {a.data} (see ../shared/README.md)")
@@ -224,13 +231,18 @@ def main() -> int:
     per_seed: dict[int, dict] = {}
     for f in a.seed_results:
         raw = json.loads(f.read_text())
-        per_seed.update({int(k): v for k, v in raw["per_seed"].items()})
+        for k, v in raw["per_seed"].items():  # files may hold different protocols of one seed
+            merged = per_seed.setdefault(int(k), {"timings_s": {}})
+            merged["timings_s"].update(v.pop("timings_s", {}))
+            merged.update(v)
         device_name, machine_name = raw["device"], raw["machine"]
     if not a.seed_results:
         device_name, machine_name = str(device), machine(device)
+        if a.only_ablation and not a.per_seed_out:
+            p.error("--only-ablation needs --per-seed-out (merge it later with --seed-results)")
         for s in a.seeds:
             per_seed[s] = run_seed(s, a.data, device, a.quick, not a.no_ablation, lambda m: print(m, flush=True),
-                                   partial=a.per_seed_out)
+                                   partial=a.per_seed_out, only_ablation=a.only_ablation)
         if a.per_seed_out:
             a.per_seed_out.write_text(json.dumps({"device": device_name, "machine": machine_name, "per_seed": per_seed}))
     seeds = sorted(per_seed)
