@@ -40,8 +40,8 @@ def add_commands(sub: Any) -> None:
     q.add_argument("--realtime", action="store_true",
                    help="run at the source's pace with the threaded runtime (frames may be dropped, as live)")
     q.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu or cuda (default: auto)")
-    q.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch"],
-                   help="auto: ONNX Runtime on CPU, torch on CUDA (default: auto)")
+    q.add_argument("--backend", default="auto", choices=["auto", "onnx", "torch", "int8"],
+                   help="auto: ONNX Runtime on CPU, torch on CUDA; int8: quantised torch on CPU (default: auto)")
     q.add_argument("--max-frames", type=int, help="stop after this many input frames")
     q.add_argument("--every-k", type=int, default=1, help="classify every k-th frame (default: 1)")
     q.add_argument("--threshold", type=float, default=0.5, help="smoothed probability an action needs (default: 0.5)")

@@ -6,6 +6,8 @@ Two backends run the same model:
   batch 1 on this kind of machine, and it leaves the other core to the pose stage);
   the model is exported once by :func:`ms2l.export.cached_onnx` and cached.
 * ``torch``: PyTorch on the chosen device (CUDA when present with ``device="auto"``).
+* ``int8``: PyTorch on CPU with the GRU and linear layers dynamically quantised to
+  int8 (faster still on CPU; see ``benchmarks/results/latency.md`` for its accuracy).
 
 ``backend="auto"`` picks ONNX Runtime on CPU and torch on CUDA.  Every window
 goes through :func:`ms2l.preprocess.prepare`, the same function training used.
@@ -28,7 +30,7 @@ from ms2l.preprocess import prepare
 from .types import Prediction, Window
 
 ModelSpec = Union[str, Path, MS2L]
-BACKENDS = ("auto", "torch", "onnx")
+BACKENDS = ("auto", "torch", "onnx", "int8")
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -91,6 +93,14 @@ def _load(model: ModelSpec, device: str, backend: str, threads: int) -> _Loaded:
         def run(x: np.ndarray) -> np.ndarray:
             return session.run(None, {"x": x})[0][0]
     else:
+        if backend == "int8":
+            if dev != "cpu":
+                raise ValueError("the int8 backend runs on the CPU only")
+            import warnings
+
+            with warnings.catch_warnings():  # eager dynamic quantisation is deprecated in torch, and still works
+                warnings.simplefilter("ignore")
+                net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.GRU, torch.nn.Linear}, dtype=torch.qint8)
         net = net.to(dev)
 
         def run(x: np.ndarray) -> np.ndarray:
@@ -108,7 +118,7 @@ class Recognizer:
         model: a model file, ``"default"`` (``assets/default.safetensors``) or an
             :class:`~ms2l.model.MS2L` instance.
         device: ``auto`` (CUDA when present, else CPU), ``cpu`` or ``cuda``.
-        backend: ``auto`` (ONNX Runtime on CPU, torch on CUDA), ``torch`` or ``onnx``.
+        backend: ``auto`` (ONNX Runtime on CPU, torch on CUDA), ``torch``, ``onnx`` or ``int8``.
         threads: ONNX Runtime intra-op threads (1 leaves a core to the pose stage).
     """
 

@@ -114,7 +114,7 @@ class RuntimeSettings:
     window: int | None = None
     window_s: float | None = None
     min_fill: float = 1.0
-    every_k: int = 2
+    every_k: int = 3
     device: str = "auto"
     backend: str = "auto"
     mirror: bool | None = None
@@ -212,10 +212,11 @@ class _Rate:
 
     @property
     def value(self) -> float:
-        if len(self._t) < 2:
+        t = tuple(self._t)  # one atomic copy: another thread may be ticking
+        if len(t) < 2:
             return 0.0
-        span = self._t[-1] - self._t[0]
-        return (len(self._t) - 1) / span if span > 0 else 0.0
+        span = t[-1] - t[0]
+        return (len(t) - 1) / span if span > 0 else 0.0
 
 
 class Runtime:
@@ -368,8 +369,10 @@ class Runtime:
 
     def _stats(self) -> RuntimeStats:
         rec = self.recognizer
-        lat = float(np.median(self._latencies)) if self._latencies else 0.0
-        stage_ms = {k: float(np.median(v)) for k, v in self._stage.items() if v}
+        # tuple() copies in one C call: the worker may append while the UI thread reads.
+        lats = tuple(self._latencies)
+        lat = float(np.median(lats)) if lats else 0.0
+        stage_ms = {k: float(np.median(v)) for k, v in ((k, tuple(d)) for k, d in self._stage.items()) if v}
         running = self._worker_thread is not None and self._worker_thread.is_alive()
         return RuntimeStats(source=getattr(self._source, "name", ""), model=rec.name, device=rec.device,
                             camera_fps=self._cam_rate.value, processing_fps=self._proc_rate.value, latency_ms=lat,

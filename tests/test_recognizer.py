@@ -39,6 +39,8 @@ def test_torch_and_onnx_agree(models):
     assert pt.labels == LABELS and pt.frame_index == 7 and pt.t == pytest.approx(w.t[-1])
     assert pt.probs.shape == (3,) and pt.probs.sum() == pytest.approx(1.0, abs=1e-6)
     np.testing.assert_allclose(pt.probs, po.probs, atol=1e-5)
+    pq = Recognizer(a, device="cpu", backend="int8").predict(w)
+    np.testing.assert_allclose(pq.probs, pt.probs, atol=0.02)  # int8 weights: close, not equal
 
 
 def test_prepare_uses_the_training_preprocessing(models):
