@@ -253,9 +253,9 @@ def main() -> int:
             and all(k in per_seed[s] for s in seeds)]
     for k in keys:
         result[k] = summarise([per_seed[s][k] for s in seeds], seeds)
-    abl = {k[len("ablation_"):]: summarise([per_seed[s][k] for s in seeds], seeds)
-           for k in per_seed[seeds[0]] if k.startswith("ablation_") and all(k in per_seed[s] for s in seeds)}
-    if abl:
+    abl = {t: summarise([per_seed[s][f"ablation_{t}"] for s in seeds], seeds)
+           for t in ("motion", "jigsaw", "contrastive") if all(f"ablation_{t}" in per_seed[s] for s in seeds)}
+    if abl and "linear" in result:
         abl["all three"] = result["linear"]
         result["ablation"] = abl
     result["timings_s"] = {k: round(statistics.fmean(per_seed[s]["timings_s"][k] for s in seeds), 1)

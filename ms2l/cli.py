@@ -216,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     from .checkpoint import ModelFileError
     try:
         return args.func(args)
-    except (ModelFileError, SkeletonFileError, AdapterError, FileNotFoundError) as e:
+    except (ModelFileError, SkeletonFileError, AdapterError, FileNotFoundError, ValueError) as e:
+        # Bad input (a file, a model trained on other labels, a wrong option value): say what, no traceback.
         print(f"ms2l {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
