@@ -350,7 +350,7 @@ def markdown(r: dict[str, Any]) -> str:
              f"Machine: {m['cpu']}, {m['cores']} cores, Python {m['python']}, torch {m['torch']}, "
              f"ONNX Runtime {m.get('onnxruntime')}, OpenCV {m.get('cv2')}, MediaPipe {m.get('mediapipe')}; "
              f"GPU: {m.get('gpu') or 'none'}; load average at start {m.get('load_average')}.",
-             f"Model timed: {r['model_name']}.", ""]
+             f"Model timed: {r['model_name']}." + (f" {r['note']}" if r.get("note") else ""), ""]
     if "pipeline" in r:
         lines += ["## Per stage, every frame in order (640x480, played as a 30 fps camera)", "",
                   "| video | fps achieved | " + " | ".join(STAGES) + " |",
@@ -406,13 +406,26 @@ def markdown(r: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def command_line(args: list[str]) -> str:
+    """The command as run, less the ``--note`` text (shown on its own)."""
+    out, skip = [], False
+    for x in args:
+        if skip:
+            skip = False
+        elif x == "--note":
+            skip = True
+        elif not x.startswith("--note="):
+            out.append(x)
+    return " ".join(["python benchmarks/latency.py", *out])
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sections", default="pipeline,realtime,model,accuracy")
     p.add_argument("--model", default="default", help="model to time and score (default: the shipped one; "
                                                        "a random official-size model is timed when it is missing)")
     p.add_argument("--frames", type=int, default=300, help="frames per video in the pipeline sections (default 300 = 10 s)")
-    p.add_argument("--every-k", type=int, default=2, help="every_k for the pipeline sections (default 2)")
+    p.add_argument("--every-k", type=int, default=3, help="every_k for the pipeline sections (default 3, the runtime's)")
     p.add_argument("--windows", default="16,32,48,64")
     p.add_argument("--repeats", type=int, default=50, help="timed calls per model-stage cell")
     p.add_argument("--device", default="cpu", help="model section: cpu or cuda")
@@ -420,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-clips", type=int, help="accuracy: use only this many test clips")
     p.add_argument("--quick", action="store_true", help="short run: 90 frames per video, 15 repeats, 100 clips")
     p.add_argument("--gpu-json", type=Path, help="merge a --device cuda --json result into the report")
+    p.add_argument("--note", default="", help="a line about the model or the conditions, shown in the report")
     p.add_argument("--json", type=Path, help="write the JSON here instead of benchmarks/results/latency.json (no .md)")
     a = p.parse_args(argv)
     if a.quick:
@@ -428,8 +442,8 @@ def main(argv: list[str] | None = None) -> int:
     windows = [int(w) for w in a.windows.split(",")]
     model, name = load_or_random(a.model)
     r: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                         "command": "python benchmarks/latency.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-                         "machine": machine(), "model_name": name,
+                         "command": command_line(argv if argv is not None else sys.argv[1:]),
+                         "machine": machine(), "model_name": name, "note": a.note,
                          "settings": {"every_k": a.every_k, "window": model.config.window, "camera_fps": CAMERA_FPS,
                                       "size": list(SIZE), "backend": "onnx"}}
     videos = sorted((SHARED / "videos").glob("*.avi"))
