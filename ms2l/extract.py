@@ -15,7 +15,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -49,8 +49,12 @@ def extract_video(
     adapter: str = "mediapipe",
     max_frames: int | None = None,
     progress: bool = True,
+    on_frame: Callable[[int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Run the pose estimator over ``video``.
+
+    ``on_frame(done, total)`` is called after each frame (``total`` 0 when the
+    container does not say); an exception it raises stops the extraction.
 
     Returns arrays ``joints[T, 25, 3]``, ``confidence[T, 25]``, ``timestamps[T]``,
     ``image_points[T, 25, 2]`` and the scalars ``fps``, ``width``, ``height``.
@@ -99,6 +103,8 @@ def extract_video(
                 stamps.append(t)
                 index += 1
                 bar.update(1)
+                if on_frame is not None:
+                    on_frame(index, total)
     finally:
         cap.release()
     if not stamps:
