@@ -63,31 +63,17 @@ def default_pose_factory(mirrored: bool = False) -> PoseEstimator:
 
 
 def adapt_pose(result: PoseResult) -> Skeleton | None:
-    """Map a :class:`PoseResult` onto the convention with its ``pose_adapters`` layout.
+    """The person of a :class:`PoseResult` in the convention, or None when nobody usable was found.
 
-    MediaPipe results go through ``app.pose.pose_to_skeleton`` (which knows
-    MediaPipe's specifics); any other layout uses the registered adapter,
-    mirroring when ``result.mirrored``.  Image points follow the same joints.
+    Uses :func:`app.pose.pose_to_skeleton` (the result's ``pose_adapters`` layout,
+    mirroring when ``result.mirrored``); a skeleton with no joint seen counts as nobody.
     """
-    if result.points is None:
-        return None
-    if result.layout.startswith("mediapipe"):
-        from .pose import pose_to_skeleton
+    from .pose import pose_to_skeleton
 
-        return pose_to_skeleton(result)
-    from pose_adapters import MIRROR_PERMUTATION, get_adapter
-
-    adapter = get_adapter(result.layout)
-    joints, conf = adapter.to_ntu(result.points[None], None if result.confidence is None else result.confidence[None],
-                                  mirrored=result.mirrored)
-    if not (conf[0] > 0).any():
+    skeleton = pose_to_skeleton(result)
+    if skeleton is None or not (skeleton.confidence > 0).any():
         return None
-    ip = None
-    if result.image_points is not None:
-        ip = (adapter.weights @ np.asarray(result.image_points, np.float32)).astype(np.float32)
-        if result.mirrored:
-            ip = ip[MIRROR_PERMUTATION]  # joints were relabelled; pixels stay where they are
-    return Skeleton(t=result.t, frame_index=result.frame_index, joints=joints[0], confidence=conf[0], image_points=ip)
+    return skeleton
 
 
 @dataclass(frozen=True)
@@ -248,7 +234,6 @@ class Runtime:
         self._stop = threading.Event()
         self._resume = threading.Event()
         self._resume.set()
-        self._swaps: list[threading.Thread] = []
         self._listeners: list[Callable[[RuntimeSnapshot], None]] = []
         self._reset_pipeline()
 
@@ -449,9 +434,7 @@ class Runtime:
                 self._error(e)
                 fut.set_exception(e)
 
-        th = threading.Thread(target=work, name="ms2l-model-swap", daemon=True)
-        self._swaps = [t for t in self._swaps if t.is_alive()] + [th]
-        th.start()
+        threading.Thread(target=work, name="ms2l-model-swap", daemon=True).start()
         return fut
 
     # threaded mode ----------------------------------------------------------------------------
