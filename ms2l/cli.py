@@ -36,10 +36,22 @@ def _command_line() -> str:
 
 
 def _data_args(p: argparse.ArgumentParser, split: bool = False) -> None:
-    p.add_argument("--dataset", default="nw-ucla", choices=["nw-ucla"], help="dataset format (default: nw-ucla)")
-    p.add_argument("--data", required=True, type=Path, help="dataset folder, e.g. ../shared/datasets/nw-ucla/all_sqe")
+    p.add_argument("--dataset", default="nw-ucla", choices=["nw-ucla", "ntu60", "ntu120"],
+                   help="nw-ucla (a folder of JSON clips) or ntu60/ntu120 (a cache from `ms2l prepare`); default nw-ucla")
+    p.add_argument("--data", required=True, type=Path,
+                   help="dataset folder, e.g. ../shared/datasets/nw-ucla/all_sqe, or an NTU cache folder")
+    p.add_argument("--protocol", default=None,
+                   help="NTU split: xsub or xview (NTU-60), xsub or xset (NTU-120); default xsub. NW-UCLA has one (views 1+2 / 3)")
     if split:
-        p.add_argument("--split", default="test", help="train (views 1+2), test (view 3), train1, val2 or all (default: test)")
+        p.add_argument("--split", default="test", help="train, test, or for NW-UCLA also train1, val2, all (default: test)")
+
+
+def _train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+                   help="auto: bf16 autocast on GPUs that support it, fp32 on CPU (default: auto)")
+    p.add_argument("--workers", type=int, default=0, help="data-loading worker processes per rank (default: 0)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from the checkpoint of an interrupted run with the same --out")
 
 
 def _device_arg(p: argparse.ArgumentParser) -> None:
@@ -50,28 +62,36 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     import torch
     from .checkpoint import save_model
     from .config import ModelConfig, TaskConfig
-    from .datasets import load_dataset
+    from .datasets import dataset_config, load_dataset
     from .model import MS2L
     from .train import default_recipe, pretrain, resolve_device
 
-    device = resolve_device(a.device)
+    from . import distributed
+
+    dist_info, device = distributed.init_from_env(resolve_device(a.device))
     tasks = TaskConfig.from_names(a.tasks, temperature=a.temperature)
-    config = ModelConfig(window=a.window)
-    recipe = default_recipe("pretrain", epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed, tasks=tasks)
-    clips = load_dataset(a.dataset, a.data, config, "train", progress=True)
+    config = dataset_config(a.dataset, ModelConfig(window=a.window))
+    recipe = default_recipe("pretrain", epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed, tasks=tasks,
+                            precision=a.precision, workers=a.workers)
+    clips = load_dataset(a.dataset, a.data, config, "train", progress=dist_info.is_main, protocol=a.protocol)
     torch.manual_seed(a.seed)
     model = MS2L(config)
     t0 = time.perf_counter()
-    history = pretrain(model, clips, recipe, device)
     out = Path(a.out)
+    history = pretrain(model, clips, recipe, device, checkpoint_dir=out, resume=a.resume)
+    if not dist_info.is_main:
+        distributed.shutdown()
+        return 0
     info = {"kind": "encoder", "recipe": recipe.to_dict(), "data": {"dataset": a.dataset, "split": "train", "clips": len(clips)},
             "command": _command_line(), "history": history}
     save_model(model, out / "encoder.safetensors", info)
     summary = {"command": "pretrain", "encoder": str(out / "encoder.safetensors"), "clips": len(clips),
                "epochs": recipe.epochs, "tasks": tasks.enabled, "device": str(device), "machine": _machine(),
+               "processes": dist_info.world_size,
                "wall_s": time.perf_counter() - t0, "final": history[-1] if history else None, "history": history}
     _write_json(out / "summary.json", summary)
     print(f"encoder written to {out / 'encoder.safetensors'}", file=sys.stderr)
+    distributed.shutdown()
     return 0
 
 
@@ -80,23 +100,24 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .card import model_card
     from .checkpoint import load_model, save_model
     from .config import ModelConfig, TaskConfig
-    from .datasets import load_dataset, nwucla_split, stratified_fraction
+    from . import distributed
+    from .datasets import dataset_config, load_dataset, stratified_fraction
     from .model import MS2L
     from .train import default_recipe, evaluate, resolve_device, train_classifier
 
-    device = resolve_device(a.device)
+    info_d, device = distributed.init_from_env(resolve_device(a.device))
     if a.strategy in ("linear", "finetune") and a.encoder is None:
         raise SystemExit(f"ms2l train: --strategy {a.strategy} needs --encoder CKPT (from `ms2l pretrain`)")
     tasks = TaskConfig.from_names(a.tasks)
     recipe = default_recipe(a.strategy, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
-                            label_fraction=a.label_fraction, tasks=tasks)
+                            label_fraction=a.label_fraction, tasks=tasks, precision=a.precision, workers=a.workers)
     if a.encoder is not None:
         encoder, enc_meta = load_model(a.encoder)
         base = encoder.config
     else:
-        encoder, enc_meta, base = None, None, ModelConfig(window=a.window)
-    data = load_dataset(a.dataset, a.data, base, "all", progress=True)
-    train, test = nwucla_split(data, "train"), nwucla_split(data, "test")
+        encoder, enc_meta, base = None, None, dataset_config(a.dataset, ModelConfig(window=a.window))
+    train = load_dataset(a.dataset, a.data, base, "train", progress=info_d.is_main, protocol=a.protocol)
+    test = load_dataset(a.dataset, a.data, base, "test", progress=False, protocol=a.protocol)
     if a.label_fraction < 1:
         train = train.subset(stratified_fraction(train.labels, a.label_fraction, a.seed))
     config = base.replace(labels=tuple(train.label_names), dropout=a.dropout)
@@ -105,17 +126,21 @@ def cmd_train(a: argparse.Namespace) -> int:
     if encoder is not None:
         own = model.state_dict()
         model.load_state_dict({k: v for k, v in encoder.state_dict().items() if k in own and not k.startswith("classifier")}, strict=False)
-    t0 = time.perf_counter()
-    history = train_classifier(model, train, recipe, device)
-    wall = time.perf_counter() - t0
-    metrics = {"test": evaluate(model, test, device)} if len(test) else {}
     out = Path(a.out)
     if out.suffix != ".safetensors":
         out = out.with_suffix(".safetensors")
+    t0 = time.perf_counter()
+    history = train_classifier(model, train, recipe, device, checkpoint_dir=out.with_name(out.stem + ".ckpt"),
+                               resume=a.resume)
+    wall = time.perf_counter() - t0
+    if not info_d.is_main:
+        distributed.shutdown()
+        return 0
+    metrics = {"test": evaluate(model, test, device)} if len(test) else {}
     info = {
         "kind": "classifier", "recipe": recipe.to_dict(),
-        "data": {"dataset": a.dataset, "train": "views 1+2", "clips": len(train), "label_fraction": a.label_fraction,
-                 "test": "view 3"},
+        "data": {"dataset": a.dataset, "protocol": a.protocol, "train": "train split", "clips": len(train),
+                 "label_fraction": a.label_fraction, "test": "test split"},
         "encoder": {"path": str(a.encoder), "recipe": enc_meta.get("recipe")} if enc_meta else None,
         "metrics": metrics, "command": _command_line(), "train_seconds": wall, "machine": _machine(),
     }
@@ -123,9 +148,27 @@ def cmd_train(a: argparse.Namespace) -> int:
     out.with_suffix(".md").write_text(model_card(info | {"config": config.to_dict()}, title=out.stem))
     summary = {"command": "train", "model": str(out), "strategy": a.strategy, "clips": len(train),
                "test_top1": metrics.get("test", {}).get("top1"), "wall_s": wall, "device": str(device),
-               "machine": _machine(), "history": history}
+               "processes": info_d.world_size, "machine": _machine(), "history": history}
     _write_json(out.with_suffix(".json"), summary)
-    print(f"model written to {out} (test top-1 {summary['test_top1']:.2f} %)", file=sys.stderr)
+    distributed.shutdown()
+    top1 = summary["test_top1"]
+    print(f"model written to {out}" + (f" (test top-1 {top1:.2f} %)" if top1 is not None else ""), file=sys.stderr)
+    return 0
+
+
+def cmd_prepare(a: argparse.Namespace) -> int:
+    from .ntu import prepare_cache
+
+    missing = None
+    if a.missing:
+        missing = [line.strip() for line in a.missing.read_text().splitlines() if line.strip()]
+    t0 = time.perf_counter()
+    manifest = prepare_cache(a.raw, a.out, a.dataset, missing)
+    summary = {"command": "prepare", **{k: v for k, v in manifest.items() if not isinstance(v, list)},
+               "skipped_no_body": len(manifest["skipped_no_body"]), "unreadable": manifest["unreadable"],
+               "cache": str(a.out), "wall_s": time.perf_counter() - t0}
+    _write_json(Path(a.out) / "summary.json", summary)
+    print(json.dumps(summary))
     return 0
 
 
@@ -138,7 +181,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     model, meta = load_model(a.model, device)
     if model.classifier is None:
         raise SystemExit(f"ms2l evaluate: {a.model} is an encoder without a classifier; train one with `ms2l train`")
-    clips = load_dataset(a.dataset, a.data, model.config, a.split, progress=not a.json)
+    clips = load_dataset(a.dataset, a.data, model.config, a.split, progress=not a.json, protocol=a.protocol)
     if len(clips) == 0:
         raise SystemExit(f"ms2l evaluate: no clips in split {a.split!r} of {a.data}")
     t0 = time.perf_counter()
@@ -171,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3, cosine-annealed)")
     q.add_argument("--window", type=int, default=64, help="longest clip in frames seen in training (default: 64)")
     q.add_argument("--seed", type=int, default=0)
+    _train_args(q)
     _device_arg(q)
     q.set_defaults(func=cmd_pretrain)
 
@@ -191,8 +235,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--dropout", type=float, default=0.0, help="dropout before the classifier (default: 0)")
     q.add_argument("--window", type=int, default=64, help="scratch/joint without encoder: longest training clip in frames")
     q.add_argument("--seed", type=int, default=0)
+    _train_args(q)
     _device_arg(q)
     q.set_defaults(func=cmd_train)
+
+    q = sub.add_parser("prepare", help="turn a raw NTU RGB+D .skeleton folder into a memory-mapped cache",
+                       description="Read every .skeleton sample once (two most active bodies, official missing-sample "
+                                   "list applied) into CACHE/joints.npy, confidence.npy and index.npz. Interrupted runs "
+                                   "resume from the shards already written.")
+    q.add_argument("--dataset", required=True, choices=["ntu60", "ntu120"])
+    q.add_argument("--raw", required=True, type=Path, help="folder of raw .skeleton files")
+    q.add_argument("--out", required=True, type=Path, metavar="CACHE", help="cache folder to write")
+    q.add_argument("--missing", type=Path, help="extra list of sample names to skip (e.g. the official NTU-120 list)")
+    q.set_defaults(func=cmd_prepare)
 
     q = sub.add_parser("evaluate", help="top-1 accuracy of a model on a dataset split",
                        description="Evaluate a model; --json prints one JSON object with top1 (%), n, per_class and confusion.")

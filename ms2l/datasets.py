@@ -18,7 +18,7 @@ from .preprocess import prepare
 #: Frame rate this project assumes for the NW-UCLA release (see README, "NW-UCLA frame rate").
 NWUCLA_FPS = 15.0
 NWUCLA_LABELS: tuple[str, ...] = tuple(NWUCLA_ACTIONS[a] for a in sorted(NWUCLA_ACTIONS))
-DATASETS = ("nw-ucla",)
+DATASETS = ("nw-ucla", "ntu60", "ntu120")
 
 
 @dataclass
@@ -83,9 +83,25 @@ def nwucla_split(clips: ClipSet, split: str) -> ClipSet:
     return clips.where(masks[split])
 
 
-def load_dataset(name: str, data_dir: str | Path, config: ModelConfig, split: str, progress: bool = False) -> ClipSet:
+def dataset_config(name: str, base: ModelConfig) -> ModelConfig:
+    """The input layout a new model needs for dataset ``name`` (NTU: two persons)."""
+    if name in ("ntu60", "ntu120"):
+        return base.replace(persons=2)
     if name != "nw-ucla":
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    return base
+
+
+def load_dataset(name: str, data_dir: str | Path, config: ModelConfig, split: str, progress: bool = False,
+                 protocol: str | None = None) -> ClipSet:
+    """A split of a dataset, prepared for ``config``: NW-UCLA from its JSON folder, NTU from a prepared cache."""
+    if name in ("ntu60", "ntu120"):
+        from .ntu import load_ntu
+        return load_ntu(data_dir, config, split, protocol, progress, dataset=name)
+    if name != "nw-ucla":
+        raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    if protocol not in (None, "xview"):
+        raise ValueError("NW-UCLA has one protocol (train views 1+2, test view 3); drop --protocol")
     return nwucla_split(load_nwucla(data_dir, config, progress), split)
 
 
@@ -113,11 +129,18 @@ def per_class_sample(labels: np.ndarray, k: int, seed: int) -> np.ndarray:
 
 
 class ClipDataset(Dataset):
-    """Clips as training samples: optional augmentation, cropped to ``max_frames``."""
+    """Clips as training samples: optional augmentation, cropped to ``max_frames``.
+
+    Augmentation draws from a generator seeded by (seed, epoch, clip index), so a
+    clip is changed the same way whichever process or worker loads it.
+    """
 
     def __init__(self, clips: ClipSet, max_frames: int, augment: Augment | None = None, seed: int = 0):
         self.clips, self.max_frames, self.augment = clips, max_frames, augment
-        self.rng = np.random.default_rng(seed)
+        self.seed, self.epoch = seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
 
     def __len__(self) -> int:
         return len(self.clips)
@@ -125,7 +148,8 @@ class ClipDataset(Dataset):
     def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
         x = self.clips.clips[i]
         if self.augment is not None:
-            x = self.augment(x, self.rng, self.max_frames)
+            rng = np.random.default_rng([self.seed, self.epoch, int(i)])
+            x = self.augment(x, rng, self.max_frames)
         else:
             x = crop(x, self.max_frames)
         return x, int(self.clips.labels[i])

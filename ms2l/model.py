@@ -6,6 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig, TaskConfig
+from .distributed import gather_batch
 from .encoders import build_encoder, masked_mean
 from .tasks import PERMUTATIONS, contrastive_loss, jigsaw, mask_tail, motion_loss, random_permutations
 
@@ -56,12 +57,14 @@ class MS2L(nn.Module):
         return self.classifier(self.features(x, lengths))
 
     def ssl_losses(
-        self, x: torch.Tensor, lengths: torch.Tensor, tasks: TaskConfig, original_features: torch.Tensor | None = None
+        self, x: torch.Tensor, lengths: torch.Tensor, tasks: TaskConfig, original_features: torch.Tensor | None = None,
+        perm: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         """Unweighted losses (and jigsaw accuracy) of the enabled tasks on one batch.
 
         ``original_features`` lets a caller that already encoded ``x`` (joint
-        training) share that pass with the contrastive task.
+        training) share that pass with the contrastive task; ``perm[B]`` fixes the
+        jigsaw permutations (default: drawn at random).
         """
         x = self._flat(x)
         out: dict[str, torch.Tensor] = {}
@@ -74,7 +77,9 @@ class MS2L(nn.Module):
                 out["motion"] = motion_loss(self.reconstruct(dec), x, lengths)
             pooled.append(masked_mean(hm, lengths))
         if tasks.jigsaw or tasks.contrastive:
-            perm = random_permutations(x.shape[0], x.device)
+            if perm is None:
+                perm = random_permutations(x.shape[0], x.device)
+            perm = perm.to(x.device)
             fs = masked_mean(self.encoder(jigsaw(x, lengths, perm), lengths), lengths)
             if tasks.jigsaw:
                 logits = self.jigsaw_head(fs)
@@ -84,7 +89,9 @@ class MS2L(nn.Module):
         if tasks.contrastive:
             fo = original_features if original_features is not None else self.features(x, lengths)
             z = self.projector(torch.stack([fo, *pooled]))
-            out["contrastive"] = contrastive_loss(z, tasks.temperature)
+            # In a distributed run every clip of the global batch is a negative.
+            candidates, offset = gather_batch(z, dim=1)
+            out["contrastive"] = contrastive_loss(z, tasks.temperature, candidates, offset)
         return out
 
 

@@ -10,6 +10,7 @@ import itertools
 import torch
 import torch.nn.functional as F
 
+from . import distributed
 from .encoders import frame_mask
 
 #: The 3! orders of the jigsaw segments; a sample's jigsaw label indexes this.
@@ -32,9 +33,19 @@ def mask_tail(x: torch.Tensor, lengths: torch.Tensor, ratio: float = 0.3) -> tup
 
 
 def motion_loss(pred: torch.Tensor, target: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Mean squared error over every valid frame (the whole sequence is decoded)."""
+    """Mean squared error over every valid frame (the whole sequence is decoded).
+
+    In a distributed run the mean is over the frames of the global batch (scaled so
+    that DDP's averaging of gradients over ranks gives exactly that mean's gradient).
+    """
     m = frame_mask(lengths, target.shape[1]).to(pred.dtype)[..., None]
-    return ((pred - target) ** 2 * m).sum() / (m.sum() * target.shape[-1]).clamp_min(1.0)
+    count = (m.sum() * target.shape[-1]).detach().float()
+    info = distributed.current()
+    if info.enabled:
+        count = count.clone()
+        torch.distributed.all_reduce(count)
+        count = count / info.world_size
+    return ((pred - target) ** 2 * m).sum() / count.clamp_min(1.0)
 
 
 # --- temporal jigsaw -------------------------------------------------------------------
@@ -74,18 +85,23 @@ def random_permutations(batch: int, device: torch.device | str = "cpu", generato
 
 # --- contrastive -----------------------------------------------------------------------
 
-def contrastive_loss(z: torch.Tensor, temperature: float) -> torch.Tensor:
+def contrastive_loss(
+    z: torch.Tensor, temperature: float, candidates: torch.Tensor | None = None, offset: int = 0
+) -> torch.Tensor:
     """Multi-view InfoNCE over ``z[V, B, F]`` (V views of B clips).
 
     For every ordered pair of distinct views (a, p), clip i in view a must pick
-    clip i of view p among all B clips of view p, by cosine similarity divided by
+    clip i of view p among all clips of view p, by cosine similarity divided by
     ``temperature``.  The loss is the mean cross-entropy over pairs and clips.
+    ``candidates[V, N, F]`` (default ``z``) widens the choice, e.g. to the whole
+    global batch of a distributed run, where ``z`` sits at ``offset``.
     """
     z = F.normalize(z, dim=-1)
+    c = z if candidates is None else F.normalize(candidates, dim=-1)
     V, B, _ = z.shape
-    target = torch.arange(B, device=z.device)
+    target = torch.arange(B, device=z.device) + offset
     losses = [
-        F.cross_entropy(z[a] @ z[p].T / temperature, target)
+        F.cross_entropy(z[a] @ c[p].T / temperature, target)
         for a in range(V) for p in range(V) if a != p
     ]
     return torch.stack(losses).mean()

@@ -5,23 +5,35 @@
 * ``finetune`` -- start from a pretrained encoder, train everything.
 * ``joint``    -- classification plus the MS²L tasks (optionally on extra unlabelled clips).
 * ``scratch``  -- supervised baseline from a random encoder.
+
+Under ``torchrun`` the same calls train with DistributedDataParallel: each rank
+takes ``batch_size / world_size`` clips of every global batch (DistributedSampler),
+rank 0 logs and writes checkpoints, and a run restarted with ``resume=True``
+continues from the last completed epoch.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, DistributedSampler
 
+from . import distributed
 from .augment import Augment
 from .config import TaskConfig
 from .datasets import ClipDataset, ClipSet, collate
 from .model import MS2L, weighted_total
+from .tasks import PERMUTATIONS
 
 STRATEGIES = ("pretrain", "linear", "finetune", "joint", "scratch")
 
@@ -33,6 +45,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "joint": {"epochs": 50},
     "scratch": {"epochs": 50},
 }
+CHECKPOINT = "checkpoint.pt"
 
 
 def default_recipe(strategy: str, **overrides: Any) -> "Recipe":
@@ -53,7 +66,7 @@ class Recipe:
 
     strategy: str
     epochs: int = 40
-    batch_size: int = 64
+    batch_size: int = 64       # global batch: split over the ranks of a distributed run
     lr: float = 1e-3
     weight_decay: float = 0.0
     schedule: str = "cosine"   # cosine | constant
@@ -63,10 +76,14 @@ class Recipe:
     tasks: TaskConfig = field(default_factory=TaskConfig)
     label_fraction: float = 1.0
     feature_copies: int = 5    # linear: augmented copies of each clip's features
+    precision: str = "auto"    # auto (bf16 on CUDA that supports it, else fp32) | bf16 | fp32
+    workers: int = 0           # DataLoader worker processes
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {self.strategy!r}; choose from {', '.join(STRATEGIES)}")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise ValueError(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -94,14 +111,31 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
 
 
-def _loader(clips: ClipSet, max_frames: int, recipe: Recipe, shuffle: bool = True, seed_offset: int = 0) -> DataLoader:
-    aug = Augment() if recipe.augment else None
-    ds = ClipDataset(clips, max_frames, aug, seed=recipe.seed + seed_offset)
-    g = torch.Generator().manual_seed(recipe.seed + seed_offset)
+def _autocast(recipe: Recipe, device: torch.device):
+    use_bf16 = device.type == "cuda" and (
+        recipe.precision == "bf16" or (recipe.precision == "auto" and torch.cuda.is_bf16_supported()))
+    return torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
+
+
+def _loader(clips: ClipSet, max_frames: int, recipe: Recipe, seed_offset: int = 0) -> DataLoader:
+    """Seeded shuffling through DistributedSampler (also with one process, so a run's
+    global batches are the same whatever the number of processes)."""
+    info = distributed.current()
+    ds = ClipDataset(clips, max_frames, Augment() if recipe.augment else None, seed=recipe.seed + seed_offset)
+    # drop_last: ranks share out whole clips (at most world_size - 1 left out per epoch)
+    # rather than repeating some to pad, which would weigh them twice.
+    sampler = DistributedSampler(ds, num_replicas=info.world_size, rank=info.rank, shuffle=True,
+                                 seed=recipe.seed + seed_offset, drop_last=info.enabled)
+    per_rank = max(1, math.ceil(min(recipe.batch_size, len(ds)) / info.world_size))
     # BatchNorm needs two samples: drop a last batch of one.
-    drop_last = len(ds) % recipe.batch_size == 1
-    return DataLoader(ds, batch_size=min(recipe.batch_size, len(ds)), shuffle=shuffle, collate_fn=collate,
-                      generator=g, drop_last=drop_last)
+    drop_last = len(sampler) % per_rank == 1
+    return DataLoader(ds, batch_size=per_rank, sampler=sampler, collate_fn=collate, drop_last=drop_last,
+                      num_workers=recipe.workers, persistent_workers=recipe.workers > 0)
+
+
+def _set_epoch(loader: DataLoader, epoch: int) -> None:
+    loader.sampler.set_epoch(epoch)
+    loader.dataset.set_epoch(epoch)
 
 
 def _optimizer(params, recipe: Recipe, epochs: int):
@@ -114,19 +148,160 @@ def _optimizer(params, recipe: Recipe, epochs: int):
     return opt, None
 
 
-def _epochs(n: int, desc: str, progress_bar: bool):
-    if progress_bar:
+def _bar(n: int, start: int, desc: str, show: bool):
+    if show and distributed.current().is_main:
         from tqdm import tqdm
-        return tqdm(range(n), desc=desc, unit="epoch")
-    return range(n)
+        return tqdm(range(start, n), desc=desc, unit="epoch", initial=start, total=n)
+    return range(start, n)
 
 
-def _step(loss: torch.Tensor, opt, params, clip: float) -> None:
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    if clip:
-        torch.nn.utils.clip_grad_norm_(params, clip)
-    opt.step()
+def _jigsaw_perms(local_batch: int, seed: tuple[int, ...]) -> torch.Tensor:
+    """This rank's jigsaw permutations, drawn for the whole global batch from ``seed``.
+
+    DistributedSampler deals a global batch out round-robin, so rank r holds its
+    items r, r+W, ...; taking the same slice of the global draw makes every clip
+    get the same permutation whatever the number of processes.
+    """
+    info = distributed.current()
+    g = torch.Generator().manual_seed(hash(seed) % (2**62))
+    draw = torch.randint(len(PERMUTATIONS), (local_batch * info.world_size,), generator=g)
+    return draw[info.rank::info.world_size]
+
+
+class _SSLStep(nn.Module):
+    """One pretraining step as a module, so DistributedDataParallel can wrap it."""
+
+    def __init__(self, model: MS2L, tasks: TaskConfig):
+        super().__init__()
+        self.model, self.tasks = model, tasks
+        self.step_seed: tuple[int, ...] = (0,)
+
+    def forward(self, x, lengths, y):
+        perm = _jigsaw_perms(len(x), self.step_seed)
+        losses = self.model.ssl_losses(x, lengths, self.tasks, perm=perm)
+        return weighted_total(losses, self.tasks), losses
+
+
+class _ClassifyStep(nn.Module):
+    """Cross-entropy, plus the MS²L tasks for ``joint`` (on ``extra`` unlabelled batches if given)."""
+
+    def __init__(self, model: MS2L, tasks: TaskConfig | None, extra: Iterator | None = None):
+        super().__init__()
+        self.model, self.tasks, self.extra = model, tasks, extra
+        self.step_seed: tuple[int, ...] = (0,)
+
+    def forward(self, x, lengths, y):
+        f = self.model.features(x, lengths)
+        logits = self.model.classifier(f)
+        loss = F.cross_entropy(logits, y)
+        stats = {"correct": (logits.argmax(1) == y).sum().float()}
+        if self.tasks is not None:
+            if self.extra is not None:
+                xu, lu, _ = next(self.extra)
+                ssl = self.model.ssl_losses(xu.to(x.device), lu.to(x.device), self.tasks,
+                                            perm=_jigsaw_perms(len(xu), self.step_seed))
+            else:
+                ssl = self.model.ssl_losses(x, lengths, self.tasks, original_features=f,
+                                            perm=_jigsaw_perms(len(x), self.step_seed))
+            loss = loss + weighted_total(ssl, self.tasks)
+            stats.update(ssl)
+        return loss, stats
+
+
+def _cycle(loader: DataLoader) -> Iterator:
+    epoch = 0
+    while True:
+        _set_epoch(loader, epoch)
+        yield from loader
+        epoch += 1
+
+
+def _save_checkpoint(path: Path, model: nn.Module, opt, sched, epoch: int, history: list, recipe: Recipe) -> None:
+    """Rank 0 writes the training state atomically (plain tensors and numbers: loadable with weights_only)."""
+    state = {"model": model.state_dict(), "optimizer": opt.state_dict(),
+             "scheduler": sched.state_dict() if sched else None, "epoch": epoch, "history": history,
+             "strategy": recipe.strategy}
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def _load_checkpoint(path: Path, model: nn.Module, opt, sched, recipe: Recipe) -> tuple[int, list]:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("strategy") != recipe.strategy:
+        raise ValueError(f"{path} is a {state.get('strategy')} checkpoint, not {recipe.strategy}")
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    if sched and state["scheduler"]:
+        sched.load_state_dict(state["scheduler"])
+    return int(state["epoch"]), list(state["history"])
+
+
+def _fit(
+    model: MS2L, step: nn.Module, params: list, loader: DataLoader, recipe: Recipe, device: torch.device,
+    desc: str, progress: Progress | None, should_stop: Callable[[], bool] | None, progress_bar: bool,
+    checkpoint_dir: Path | None, resume: bool, after_epoch: Callable[[dict], None] | None = None,
+) -> list[dict[str, float]]:
+    """The one training loop: epochs of steps, global statistics, checkpoints, resume."""
+    info = distributed.current()
+    model.to(device).train()
+    opt, sched = _optimizer(params, recipe, recipe.epochs)
+    start, history = 0, []
+    ckpt = Path(checkpoint_dir) / CHECKPOINT if checkpoint_dir is not None else None
+    if resume and ckpt is not None and ckpt.exists():
+        start, history = _load_checkpoint(ckpt, model, opt, sched, recipe)
+    if info.enabled:
+        # Only full pretraining is sure to touch every parameter in every step.
+        unused = recipe.strategy != "pretrain" or len(recipe.tasks.enabled) < 3
+        runner = DistributedDataParallel(step, device_ids=[device.index] if device.type == "cuda" else None,
+                                         find_unused_parameters=unused)
+    else:
+        runner = step
+    bar = _bar(recipe.epochs, start, desc, progress_bar)
+    for epoch in bar:
+        model.train()
+        _set_epoch(loader, epoch)
+        t0 = time.perf_counter()
+        sums: dict[str, float] = {}
+        for i, (x, lengths, y) in enumerate(loader):
+            if should_stop and should_stop():
+                raise Cancelled()
+            step.step_seed = (recipe.seed, epoch, i)
+            x, lengths, y = x.to(device, non_blocking=True), lengths.to(device), y.to(device)
+            with _autocast(recipe, device):
+                loss, stats = runner(x, lengths, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if recipe.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, recipe.grad_clip)
+            opt.step()
+            n = len(x)
+            sums["n"] = sums.get("n", 0.0) + n
+            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * n
+            for k, v in stats.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach()) * (1 if k == "correct" else n)
+        if sched:
+            sched.step()
+        sums = distributed.all_reduce_sum(sums)  # statistics of the global batch, on every rank
+        n = max(sums.pop("n", 0.0), 1.0)
+        seconds = time.perf_counter() - t0
+        rec: dict[str, float] = {"epoch": epoch + 1}
+        for k, v in sums.items():
+            rec["train_acc" if k == "correct" else k] = 100.0 * v / n if k == "correct" else v / n
+        rec |= {"seconds": seconds, "samples_per_s": n / seconds}
+        if after_epoch:
+            after_epoch(rec)
+        history.append(rec)
+        if hasattr(bar, "set_postfix"):
+            keys = ("loss", "train_acc", "val_acc", "motion", "jigsaw", "contrastive")
+            bar.set_postfix({k: f"{rec[k]:.3f}" for k in keys if k in rec})
+        if progress:
+            progress(rec)
+        if ckpt is not None and info.is_main:
+            ckpt.parent.mkdir(parents=True, exist_ok=True)
+            _save_checkpoint(ckpt, model, opt, sched, epoch + 1, history, recipe)
+    model.eval()
+    return history
 
 
 def pretrain(
@@ -137,51 +312,25 @@ def pretrain(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     progress_bar: bool = True,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
 ) -> list[dict[str, float]]:
     """Self-supervised MS²L pretraining on ``clips`` (labels unused). Returns per-epoch history."""
     seed_everything(recipe.seed)
-    model.to(device).train()
     params = [p for p in model.parameters() if p.requires_grad]
-    opt, sched = _optimizer(params, recipe, recipe.epochs)
     loader = _loader(clips, model.config.window, recipe)
-    history = []
-    bar = _epochs(recipe.epochs, "pretrain", progress_bar)
-    for epoch in bar:
-        sums: dict[str, float] = {}
-        n = 0
-        t0 = time.perf_counter()
-        for x, lengths, _ in loader:
-            if should_stop and should_stop():
-                raise Cancelled()
-            x, lengths = x.to(device), lengths.to(device)
-            losses = model.ssl_losses(x, lengths, recipe.tasks)
-            loss = weighted_total(losses, recipe.tasks)
-            _step(loss, opt, params, recipe.grad_clip)
-            for k, v in losses.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(x)
-            sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * len(x)
-            n += len(x)
-        if sched:
-            sched.step()
-        rec = {"epoch": epoch + 1, **{k: v / n for k, v in sums.items()}, "seconds": time.perf_counter() - t0,
-               "samples_per_s": n / (time.perf_counter() - t0)}
-        history.append(rec)
-        if hasattr(bar, "set_postfix"):
-            bar.set_postfix({k: f"{v:.3f}" for k, v in rec.items() if k in ("loss", "motion", "jigsaw", "contrastive")})
-        if progress:
-            progress(rec)
-    model.eval()
-    return history
+    return _fit(model, _SSLStep(model, recipe.tasks), params, loader, recipe, device, "pretrain", progress,
+                should_stop, progress_bar, checkpoint_dir, resume)
 
 
 @torch.no_grad()
 def extract_features(model: MS2L, clips: ClipSet, device: torch.device, augment: Augment | None = None,
                      seed: int = 0, batch_size: int = 128, max_frames: int | None = None) -> torch.Tensor:
     """Pooled encoder features ``[N, F]`` of every clip (in order), optionally of augmented copies."""
-    model.eval()
+    model.eval().to(device)
     ds = ClipDataset(clips, max_frames or 10**9, augment, seed=seed)
     loader = DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate)
-    return torch.cat([model.features(x.to(device), l.to(device)).cpu() for x, l, _ in loader])
+    return torch.cat([model.features(x.to(device), l.to(device)).float().cpu() for x, l, _ in loader])
 
 
 def _set_encoder_trainable(model: MS2L, trainable: bool) -> None:
@@ -199,6 +348,8 @@ def train_classifier(
     should_stop: Callable[[], bool] | None = None,
     progress_bar: bool = True,
     validation: ClipSet | None = None,
+    checkpoint_dir: Path | None = None,
+    resume: bool = False,
 ) -> list[dict[str, float]]:
     """Train ``model``'s classifier with ``recipe.strategy`` (linear / finetune / joint / scratch)."""
     seed_everything(recipe.seed)
@@ -208,67 +359,29 @@ def train_classifier(
         return _train_linear(model, train, recipe, device, progress, should_stop, progress_bar, validation)
     if recipe.strategy == "pretrain":
         raise ValueError("use pretrain() for the pretrain strategy")
-    model.to(device).train()
     _set_encoder_trainable(model, True)
     joint = recipe.strategy == "joint"
     if joint and not model.has_ssl_heads:
         raise ValueError("joint training needs a model with self-supervised heads")
     params = [p for n, p in model.named_parameters() if joint or n.split(".")[0] in ("encoder", "classifier")]
-    opt, sched = _optimizer(params, recipe, recipe.epochs)
     loader = _loader(train, model.config.window, recipe)
-    extra = iter(())
+    extra = None
     if joint and unlabelled is not None and len(unlabelled):
-        extra_loader = _loader(unlabelled, model.config.window, recipe, seed_offset=1)
-    else:
-        extra_loader = None
-    history = []
-    bar = _epochs(recipe.epochs, recipe.strategy, progress_bar)
-    for epoch in bar:
-        model.train()
-        t0 = time.perf_counter()
-        tot = correct = n = 0
-        sums: dict[str, float] = {}
-        for x, lengths, y in loader:
-            if should_stop and should_stop():
-                raise Cancelled()
-            x, lengths, y = x.to(device), lengths.to(device), y.to(device)
-            f = model.features(x, lengths)
-            logits = model.classifier(f)
-            loss = F.cross_entropy(logits, y)
-            if joint:
-                if extra_loader is not None:
-                    try:
-                        xu, lu, _ = next(extra)
-                    except StopIteration:
-                        extra = iter(extra_loader)
-                        xu, lu, _ = next(extra)
-                    ssl = model.ssl_losses(xu.to(device), lu.to(device), recipe.tasks)
-                else:
-                    ssl = model.ssl_losses(x, lengths, recipe.tasks, original_features=f)
-                loss = loss + weighted_total(ssl, recipe.tasks)
-                for k, v in ssl.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach()) * len(x)
-            _step(loss, opt, params, recipe.grad_clip)
-            tot += float(loss.detach()) * len(x)
-            correct += int((logits.argmax(1) == y).sum())
-            n += len(x)
-        if sched:
-            sched.step()
-        rec = {"epoch": epoch + 1, "loss": tot / n, "train_acc": 100.0 * correct / n,
-               **{k: v / n for k, v in sums.items()}, "seconds": time.perf_counter() - t0}
+        extra = _cycle(_loader(unlabelled, model.config.window, recipe, seed_offset=1))
+    step = _ClassifyStep(model, recipe.tasks if joint else None, extra)
+
+    def validate(rec: dict) -> None:
         if validation is not None:
             rec["val_acc"] = evaluate(model, validation, device)["top1"]
-        history.append(rec)
-        if hasattr(bar, "set_postfix"):
-            bar.set_postfix(loss=f"{rec['loss']:.3f}", acc=f"{rec['train_acc']:.1f}")
-        if progress:
-            progress(rec)
-    model.eval()
-    return history
+
+    return _fit(model, step, params, loader, recipe, device, recipe.strategy, progress, should_stop,
+                progress_bar, checkpoint_dir, resume, after_epoch=validate)
 
 
 def _train_linear(model, train, recipe, device, progress, should_stop, progress_bar, validation):
-    """Frozen encoder: features of ``feature_copies`` augmented copies per clip, then the classifier."""
+    """Frozen encoder: features of ``feature_copies`` augmented copies per clip, then the classifier.
+
+    Cheap enough that every rank of a distributed run does it whole (only rank 0 saves)."""
     _set_encoder_trainable(model, False)
     model.to(device)
     aug = Augment() if recipe.augment else None
@@ -278,11 +391,12 @@ def _train_linear(model, train, recipe, device, progress, should_stop, progress_
     labels = torch.as_tensor(np.tile(train.labels, copies), device=device)
     val_feats = extract_features(model, validation, device).to(device) if validation is not None else None
     clf = model.classifier.to(device)
-    opt, sched = _optimizer(clf.parameters(), recipe, recipe.epochs)
+    params = list(clf.parameters())
+    opt, sched = _optimizer(params, recipe, recipe.epochs)
     g = torch.Generator().manual_seed(recipe.seed)
     bs = min(recipe.batch_size, len(feats))
     history = []
-    bar = _epochs(recipe.epochs, "linear", progress_bar)
+    bar = _bar(recipe.epochs, 0, "linear", progress_bar)
     for epoch in bar:
         clf.train()
         t0 = time.perf_counter()
@@ -294,7 +408,11 @@ def _train_linear(model, train, recipe, device, progress, should_stop, progress_
             idx = order[i:i + bs]
             logits = clf(feats[idx])
             loss = F.cross_entropy(logits, labels[idx])
-            _step(loss, opt, list(clf.parameters()), recipe.grad_clip)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            if recipe.grad_clip:
+                torch.nn.utils.clip_grad_norm_(params, recipe.grad_clip)
+            opt.step()
             tot += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(1) == labels[idx]).sum())
         if sched:
@@ -320,7 +438,7 @@ def predict(model: MS2L, clips: ClipSet, device: torch.device, batch_size: int =
     """Class probabilities ``[N, num_classes]`` of whole clips, in order."""
     model.eval().to(device)
     loader = DataLoader(ClipDataset(clips, 10**9), batch_size=batch_size, shuffle=False, collate_fn=collate)
-    return torch.cat([model(x.to(device), l.to(device)).softmax(-1).cpu() for x, l, _ in loader]).numpy()
+    return torch.cat([model(x.to(device), l.to(device)).float().softmax(-1).cpu() for x, l, _ in loader]).numpy()
 
 
 def evaluate(model: MS2L, clips: ClipSet, device: torch.device | str = "cpu") -> dict[str, Any]:
