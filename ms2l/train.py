@@ -111,10 +111,32 @@ def seed_everything(seed: int) -> None:
     np.random.seed(seed)
 
 
+_BF16_OK: dict[str, bool] = {}
+
+
+def _bf16_gru_works(device: torch.device) -> bool:
+    """Whether a packed bidirectional GRU trains under bf16 autocast here (cuDNN gained bf16 RNNs
+    only in 9.13): probed once per device, so ``auto`` falls back to fp32 instead of failing."""
+    key = str(device)
+    if key not in _BF16_OK:
+        try:
+            from .encoders import GRUEncoder
+            enc = GRUEncoder(6, 8, 2).to(device)
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                out = enc(torch.randn(2, 5, 6, device=device), torch.tensor([5, 3], device=device))
+            out.float().sum().backward()
+            _BF16_OK[key] = True
+        except RuntimeError:
+            _BF16_OK[key] = False
+    return _BF16_OK[key]
+
+
 def _autocast(recipe: Recipe, device: torch.device):
-    use_bf16 = device.type == "cuda" and (
-        recipe.precision == "bf16" or (recipe.precision == "auto" and torch.cuda.is_bf16_supported()))
-    return torch.autocast("cuda", dtype=torch.bfloat16) if use_bf16 else contextlib.nullcontext()
+    if device.type != "cuda" or recipe.precision == "fp32":
+        return contextlib.nullcontext()
+    if recipe.precision == "auto" and not (torch.cuda.is_bf16_supported() and _bf16_gru_works(device)):
+        return contextlib.nullcontext()
+    return torch.autocast("cuda", dtype=torch.bfloat16)
 
 
 def _loader(clips: ClipSet, max_frames: int, recipe: Recipe, seed_offset: int = 0) -> DataLoader:
