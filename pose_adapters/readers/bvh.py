@@ -27,6 +27,8 @@ from ..bvh import BVH, canonical_positions
 from ._text import read_lines
 from .errors import SkeletonFileError
 
+#: Deepest joint nesting accepted (a body is about 10 deep; hands add a few).
+MAX_DEPTH = 256
 _CHANNELS = ("Xposition", "Yposition", "Zposition", "Xrotation", "Yrotation", "Zrotation")
 
 
@@ -147,7 +149,10 @@ def read_bvh(path: str | Path) -> BvhMotion:
     offsets: list[list[float]] = []
     channels: list[tuple[str, ...]] = []
 
-    def joint(parent: int, end_site: bool) -> None:
+    def joint(parent: int, end_site: bool, depth: int = 0) -> None:
+        if depth > MAX_DEPTH:  # real rigs nest a few dozen joints; deeper would overflow Python's stack
+            raise SkeletonFileError(path, f"hierarchy nested deeper than {MAX_DEPTH} joints",
+                                    line=tokens.items[tokens.i - 1][1])
         if end_site:
             tokens.expect("Site")
             name = names[parent] + "_End"
@@ -177,7 +182,7 @@ def read_bvh(path: str | Path) -> BvhMotion:
                 return
             if end_site or tok not in ("JOINT", "End"):
                 raise SkeletonFileError(path, f"unexpected {tok!r} in joint {name!r}", line=line)
-            joint(index, tok == "End")
+            joint(index, tok == "End", depth + 1)
 
     tok, line = tokens.next("'ROOT'")
     if tok != "ROOT":

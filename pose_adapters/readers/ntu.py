@@ -139,6 +139,10 @@ def read_ntu_skeleton(path: str | Path, max_bodies: int = 2) -> NtuSkeleton:
     if not lines:
         raise SkeletonFileError(path, "empty file")
     num_frames = parse_int(path, lines, 0, "frame count", minimum=1)
+    if num_frames > len(lines) - 1:  # every frame takes a line: do not allocate for a count the file cannot hold
+        raise SkeletonFileError(
+            path, f"file ends early: the header promises {num_frames} frames, only {len(lines) - 1} lines follow",
+            line=len(lines))
     raw: dict[tuple[int, int], dict[str, list]] = {}
     counts = np.zeros(num_frames, np.int32)
     i = 1
@@ -148,6 +152,9 @@ def read_ntu_skeleton(path: str | Path, max_bodies: int = 2) -> NtuSkeleton:
                 path, f"file ends early: the header promises {num_frames} frames, found {t}", line=len(lines)
             )
         n_bodies = parse_int(path, lines, i, f"body count of frame {t + 1}")
+        if n_bodies > len(lines):  # each body takes 27 lines: such a count cannot be real
+            raise SkeletonFileError(path, f"frame {t + 1} declares {n_bodies} bodies, more than the file can hold",
+                                    line=i + 1)
         counts[t] = n_bodies
         i += 1
         seen: dict[int, int] = {}

@@ -49,18 +49,23 @@ def read_nwucla(path: str | Path) -> NwuclaClip:
     path = Path(path)
     action, subject, rep, view = parse_nwucla_name(path.name)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")  # JSON is UTF-8, whatever the locale says
     except OSError as e:
         raise SkeletonFileError(path, f"cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:
+        line = e.object[: e.start].count(b"\n") + 1
+        raise SkeletonFileError(path, "not a text file (invalid UTF-8)", line=line) from None
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as e:
         raise SkeletonFileError(path, f"invalid JSON: {e.msg}", line=e.lineno) from None
+    except RecursionError:
+        raise SkeletonFileError(path, "invalid JSON: nested too deeply") from None
     if not isinstance(doc, dict) or "skeletons" not in doc:
         raise SkeletonFileError(path, "expected an object with a 'skeletons' field")
     try:
         sk = np.asarray(doc["skeletons"], dtype=np.float32)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError, OverflowError):
         raise SkeletonFileError(path, "'skeletons' is not a [T][20][3] array of numbers") from None
     if sk.ndim != 3 or sk.shape[1:] != (20, 3) or sk.shape[0] == 0:
         raise SkeletonFileError(path, f"'skeletons' has shape {list(sk.shape)}, expected [T>0, 20, 3]")
