@@ -100,8 +100,12 @@ class ImageLayoutAdapter(LayoutAdapter):
             uvz[..., :2] -= np.array([w / 2, h / 2], np.float32)
         out, conf = LayoutAdapter.to_ntu(self, uvz, confidence, mirrored=False)
         present = conf > 0
-        out = out * self._metres_per_unit(out, present)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = out * self._metres_per_unit(out, present)
         out[..., 2] += NOMINAL_DEPTH
+        # A tiny torso scales absurd (finite) keypoints past float32: such a joint is missing.
+        present &= np.isfinite(out).all(axis=-1)
+        conf = np.where(present, conf, 0.0).astype(np.float32)
         out = np.where(present[..., None], out, 0.0).astype(np.float32)
         if mirrored:
             out, conf = mirror(out, conf)

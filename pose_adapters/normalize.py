@@ -103,7 +103,10 @@ def normalize(
     # Reference: the first person that is ever seen with a usable body.
     person = next((m for m in range(joints.shape[0]) if present[m].any()), 0)
     origin, rot, scale = body_frame(joints[person], present[person].astype(np.float32), rotate)
-    out = ((joints - origin) @ rot.T) / scale
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = ((joints - origin) @ rot.T) / scale
+    # Finite but absurd input (a joint 1e38 m away) can overflow here: such a joint counts as missing.
+    present &= np.isfinite(out).all(axis=-1)
     out = np.where(present[..., None], out, 0.0).astype(np.float32)
     valid = present.any(axis=(0, 2))
     return (out[0] if single else out), valid

@@ -92,15 +92,18 @@ class LayoutAdapter:
             raise AdapterError(f"{self.name}: confidence shape {list(confidence.shape)} != {list(joints.shape[:2])}")
         finite = np.isfinite(joints).all(axis=-1)
         conf = np.where(finite, np.clip(np.nan_to_num(confidence), 0.0, 1.0), 0.0)
-        xyz = np.where(finite[..., None], joints, 0.0) * self.scale
-        xyz = xyz @ np.asarray(self.axes, np.float32).T
-        out = np.einsum("vs,tsc->tvc", self.weights, xyz).astype(np.float32)
+        with np.errstate(over="ignore", invalid="ignore"):
+            xyz = np.where(finite[..., None], joints, 0.0) * self.scale
+            xyz = xyz @ np.asarray(self.axes, np.float32).T
+            out = np.einsum("vs,tsc->tvc", self.weights, xyz).astype(np.float32)
         # A joint is only as trustworthy as its least trustworthy source.
         used = self.weights != 0
         src_conf = np.where(used[None], conf[:, None, :], np.inf)
         out_conf = np.min(src_conf, axis=-1)
         out_conf = np.where(np.isinf(out_conf), 0.0, out_conf)
         out_conf = np.where(self.synthesised[None], np.minimum(out_conf, SYNTHESISED), out_conf).astype(np.float32)
+        # Finite but absurd input (|x| near 3e38) can overflow in the weighted sums: that joint is missing.
+        out_conf = np.where(np.isfinite(out).all(axis=-1), out_conf, 0.0).astype(np.float32)
         out = np.where(out_conf[..., None] > 0, out, 0.0).astype(np.float32)
         if mirrored:
             out, out_conf = mirror(out, out_conf)
