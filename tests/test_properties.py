@@ -1,0 +1,320 @@
+"""Property tests (hypothesis): adapters, normalisation and readers on generated input.
+
+* any finite input gives finite output of the right shape, with confidences in [0, 1];
+* any malformed text gives the reader's own :class:`SkeletonFileError` -- never an
+  IndexError, a MemoryError or a hang (every example runs under a deadline).
+
+Examples are kept few (``max_examples``) so the whole file runs in seconds on two busy cores;
+``derandomize`` makes CI runs repeatable.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from pose_adapters import get_adapter, list_adapters, normalize
+from pose_adapters.image import ImageLayoutAdapter
+from pose_adapters.readers import (
+    SkeletonFileError, read_bvh, read_ntu_skeleton, read_nwucla, read_pkummd,
+)
+
+FAST = settings(max_examples=40, deadline=2000, derandomize=True,
+                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+
+#: Finite float32 values over the whole range, extremes included (overflow is the usual bug).
+FINITE = st.floats(width=32, allow_nan=False, allow_infinity=False)
+#: Anything a broken pose stage might emit, NaN and infinities included.
+ANY = st.floats(width=32)
+UNIT = st.floats(0.0, 1.0, width=32)
+
+
+def _arrays(shape, elements=FINITE):
+    """float32 arrays of ``shape``: element by element, or dense random values scaled to a drawn
+    magnitude (hypothesis alone rarely puts many different huge values in one array, and overflow
+    in a weighted sum of joints needs them)."""
+    raw = hnp.arrays(np.float32, shape, elements=elements)
+    if elements is not FINITE:
+        return raw
+    scaled = st.tuples(st.integers(0, 2**32 - 1), st.sampled_from([1.0, 1e3, 1e12, 1e30, 1e38, 3.4e38])).map(
+        lambda a: np.clip(np.random.default_rng(a[0]).uniform(-1, 1, shape) * a[1], -3.4e38, 3.4e38)
+        .astype(np.float32))
+    return st.one_of(raw, scaled)
+
+
+def _joints(s: int, c: int = 3, elements=FINITE, max_t: int = 6):
+    return st.integers(1, max_t).flatmap(lambda t: _arrays((t, s, c), elements))
+
+
+# ---------------------------------------------------------------- adapters
+
+@pytest.mark.parametrize("name", sorted(list_adapters()))
+@FAST
+@given(data=st.data())
+def test_adapter_finite_in_finite_out(name, data):
+    a = get_adapter(name)
+    c = data.draw(st.sampled_from([2, 3]))
+    joints = data.draw(_joints(a.num_source_joints, c))
+    conf = data.draw(hnp.arrays(np.float32, joints.shape[:2], elements=UNIT) | st.none())
+    mirrored = data.draw(st.booleans())
+    kw = {}
+    if isinstance(a, ImageLayoutAdapter) and data.draw(st.booleans()):
+        kw["image_size"] = (data.draw(st.integers(1, 4096)), data.draw(st.integers(1, 4096)))
+    out, oc = a.to_ntu(joints, conf, mirrored=mirrored, **kw)
+    T = len(joints)
+    assert out.shape == (T, 25, 3) and oc.shape == (T, 25)
+    assert out.dtype == np.float32 and oc.dtype == np.float32
+    assert np.isfinite(out).all() and np.isfinite(oc).all()
+    assert ((oc >= 0) & (oc <= 1)).all()
+    assert (out[oc == 0] == 0).all(), "a missing joint carries no coordinates"
+
+
+@pytest.mark.parametrize("name", ["kinect_v2", "mediapipe_world", "coco17"])
+@FAST
+@given(data=st.data())
+def test_adapter_non_finite_values_become_missing_joints(name, data):
+    a = get_adapter(name)
+    joints = data.draw(_joints(a.num_source_joints, 3, elements=ANY))
+    conf = data.draw(hnp.arrays(np.float32, joints.shape[:2], elements=ANY))
+    out, oc = a.to_ntu(joints, conf)
+    assert np.isfinite(out).all() and np.isfinite(oc).all() and ((oc >= 0) & (oc <= 1)).all()
+
+
+# ---------------------------------------------------------------- normalisation
+
+@FAST
+@given(data=st.data())
+def test_normalize_finite_in_finite_out(data):
+    m = data.draw(st.integers(1, 3))
+    t = data.draw(st.integers(1, 6))
+    joints = data.draw(_arrays((m, t, 25, 3)))
+    conf = data.draw(hnp.arrays(np.float32, (m, t, 25), elements=UNIT) | st.none())
+    rotate = data.draw(st.sampled_from(["body", "yaw", "none"]))
+    single = m == 1 and data.draw(st.booleans())
+    out, valid = normalize(joints[0] if single else joints, None if conf is None else (conf[0] if single else conf),
+                           rotate=rotate)
+    assert out.shape == ((t, 25, 3) if single else (m, t, 25, 3)) and valid.shape == (t,)
+    assert out.dtype == np.float32 and valid.dtype == bool
+    assert np.isfinite(out).all()
+    if conf is not None:
+        missing = (conf[0] if single else conf) <= 0
+        assert (out[missing] == 0).all()
+
+
+@FAST
+@given(joints=hnp.arrays(np.float32, st.tuples(st.integers(1, 5), st.just(25), st.just(3)), elements=ANY),
+       conf=st.none() | st.floats(width=32))
+def test_normalize_with_nan_and_inf_still_finite(joints, conf):
+    c = None if conf is None else np.full(joints.shape[:2], conf, np.float32)
+    out, valid = normalize(joints, c)
+    assert np.isfinite(out).all() and valid.shape == (len(joints),)
+
+
+@FAST
+@given(joints=hnp.arrays(np.float32, st.tuples(st.integers(1, 8), st.just(25), st.just(3)),
+                         elements=st.floats(-3.0, 3.0, width=32)))
+def test_normalize_is_translation_invariant_for_ordinary_bodies(joints):
+    """Body-centred: moving the camera never changes what the model sees (metre-scale input)."""
+    shift = np.array([0.7, -0.2, 2.5], np.float32)
+    a, va = normalize(joints, rotate="none")
+    b, vb = normalize(joints + shift, rotate="none")
+    assert np.array_equal(va, vb)
+    np.testing.assert_allclose(a, b, atol=2e-3 * max(1.0, float(np.abs(a).max())))
+
+
+# ---------------------------------------------------------------- readers: valid generated files
+
+def _num(x: float) -> str:
+    return repr(float(x))
+
+
+@st.composite
+def ntu_text(draw) -> str:
+    """A well-formed NTU ``.skeleton`` text: 1-3 frames of 0-2 bodies."""
+    frames = draw(st.integers(1, 3))
+    xyz = st.floats(-5, 5, allow_nan=False, width=32)
+    out = [str(frames)]
+    for _ in range(frames):
+        bodies = draw(st.integers(0, 2))
+        out.append(str(bodies))
+        for b in range(bodies):
+            out.append(" ".join([str(72057594037930000 + b)] + ["0"] * 9))
+            out.append("25")
+            for _ in range(25):
+                p = [draw(xyz) for _ in range(3)] + [0.0] * 8
+                out.append(" ".join(_num(v) for v in p) + f" {draw(st.integers(0, 2))}")
+    return "\n".join(out) + "\n"
+
+
+@FAST
+@given(text=ntu_text())
+def test_ntu_reader_on_well_formed_files(tmp_path, text):
+    path = tmp_path / "S001C001P001R001A001.skeleton"
+    path.write_text(text)
+    s = read_ntu_skeleton(path)
+    T = int(text.split("\n", 1)[0])
+    assert s.num_frames == T and s.joints.shape[1:] == (T, 25, 3) and s.confidence.shape == s.joints.shape[:3]
+    assert 1 <= s.joints.shape[0] <= 2 and np.isfinite(s.joints).all()
+    assert set(np.unique(s.confidence)) <= {0.0, 0.5, 1.0}
+
+
+# ---------------------------------------------------------------- readers: malformed text
+
+#: Edits that break files the way disks, downloads and hand-editing do.
+JUNK = ["", "x", "-1", "0", "25", "1e999", "nan", "inf", "99999999999999999999", "0.5.5", "\n", "\x00", "é", "{", "}",
+        "JOINT", "End", "CHANNELS", "MOTION", "Frames:", "[", "]", ",", '"skeletons"']
+
+
+@st.composite
+def damaged(draw, text: str) -> str:
+    """``text`` cut short, or with a few tokens replaced, deleted or duplicated."""
+    how = draw(st.sampled_from(["cut", "tokens", "lines"]))
+    if how == "cut":
+        return text[: draw(st.integers(0, max(0, len(text) - 1)))]
+    if how == "lines":
+        lines = text.splitlines()
+        for _ in range(draw(st.integers(1, 3))):
+            k = draw(st.integers(0, max(0, len(lines) - 1)))
+            op = draw(st.sampled_from(["drop", "dup", "junk"]))
+            if not lines:
+                break
+            if op == "drop":
+                del lines[k]
+            elif op == "dup":
+                lines.insert(k, lines[k])
+            else:
+                lines[k] = draw(st.sampled_from(JUNK))
+        return "\n".join(lines)
+    words = text.split(" ")
+    for _ in range(draw(st.integers(1, 4))):
+        words[draw(st.integers(0, len(words) - 1))] = draw(st.sampled_from(JUNK))
+    return " ".join(words)
+
+
+NTU_SAMPLE = ("2\n1\n72057594037930000 0 0 0 0 0 0 0 0 2\n25\n" + "0.1 0.2 3.0 0 0 0 0 0 0 0 0 2\n" * 25
+              + "0\n")
+
+BVH_SAMPLE = """HIERARCHY
+ROOT Hips
+{
+  OFFSET 0 0 0
+  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
+  JOINT Spine
+  {
+    OFFSET 0 10 0
+    CHANNELS 3 Zrotation Xrotation Yrotation
+    End Site
+    {
+      OFFSET 0 10 0
+    }
+  }
+}
+MOTION
+Frames: 2
+Frame Time: 0.0333333
+0 90 0 0 0 0 0 0 0
+1 90 0 5 0 0 0 10 0
+"""
+
+PKU_SAMPLE = (" ".join(["0.5"] * 150) + "\n") * 3
+
+
+def _read_or_file_error(reader, path: Path, text: str | bytes) -> None:
+    """The reader either reads ``text`` or raises exactly SkeletonFileError naming the file."""
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    try:
+        reader(path)
+    except SkeletonFileError as e:
+        assert path.name in str(e)
+
+
+@FAST
+@given(text=damaged(NTU_SAMPLE))
+def test_ntu_damaged_text_gives_skeleton_file_error(tmp_path, text):
+    _read_or_file_error(read_ntu_skeleton, tmp_path / "S001C001P001R001A001.skeleton", text)
+
+
+@FAST
+@given(text=ntu_text().flatmap(damaged))
+def test_ntu_damaged_generated_files_give_skeleton_file_error(tmp_path, text):
+    _read_or_file_error(read_ntu_skeleton, tmp_path / "S001C001P001R001A001.skeleton", text)
+
+
+@FAST
+@given(text=damaged(BVH_SAMPLE))
+def test_bvh_damaged_text_gives_skeleton_file_error(tmp_path, text):
+    _read_or_file_error(read_bvh, tmp_path / "take.bvh", text)
+
+
+@FAST
+@given(text=damaged(PKU_SAMPLE))
+def test_pkummd_damaged_text_gives_skeleton_file_error(tmp_path, text):
+    _read_or_file_error(read_pkummd, tmp_path / "0001-L.txt", text)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10) | st.floats(width=32) | st.text(max_size=5),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.sampled_from(["skeletons", "label", "x"]),
+                                                                      children, max_size=3),
+    max_leaves=30,
+)
+
+
+@FAST
+@given(doc=JSON_VALUES)
+def test_nwucla_any_json_value_gives_clip_or_skeleton_file_error(tmp_path, doc):
+    _read_or_file_error(read_nwucla, tmp_path / "a01_s01_e01_v01.json", json.dumps(doc))
+
+
+@FAST
+@given(skeletons=st.lists(st.lists(st.lists(st.floats(width=32) | st.integers(-3, 3), min_size=2, max_size=4),
+                                   min_size=19, max_size=21), min_size=1, max_size=3),
+       label=st.none() | st.integers(0, 3) | st.text(max_size=3))
+def test_nwucla_near_miss_documents(tmp_path, skeletons, label):
+    """Almost-right documents: ragged frames, 19/21 joints, 2/4 coordinates, NaN, odd labels."""
+    doc = {"file_name": "a01_s01_e01_v01", "skeletons": skeletons, "label": label}
+    path = tmp_path / "a01_s01_e01_v01.json"
+    _read_or_file_error(read_nwucla, path, json.dumps(doc))
+
+
+@FAST
+@given(raw=st.binary(max_size=200) | st.text(max_size=200).map(lambda s: s.encode("utf-8")))
+def test_every_reader_on_arbitrary_bytes(tmp_path, raw):
+    for reader, name in ((read_ntu_skeleton, "S001C001P001R001A001.skeleton"), (read_bvh, "take.bvh"),
+                         (read_pkummd, "0001-L.txt"), (read_nwucla, "a01_s01_e01_v01.json")):
+        _read_or_file_error(reader, tmp_path / name, raw)
+
+
+# ---------------------------------------------------------------- explicit worst cases hypothesis rarely reaches
+
+@pytest.mark.parametrize("reader,name,text", [
+    # A header promising 10^12 frames must not allocate terabytes before noticing the file is short.
+    (read_ntu_skeleton, "S001C001P001R001A001.skeleton", "1000000000000\n0\n"),
+    (read_ntu_skeleton, "S001C001P001R001A001.skeleton", "3\n" + "9" * 40 + "\n"),
+    # Nesting deeper than Python's recursion limit: an error, not a RecursionError.
+    (read_nwucla, "a01_s01_e01_v01.json", "[" * 100_000 + "]" * 100_000),
+    (read_nwucla, "a01_s01_e01_v01.json", '{"skeletons": ' + "[" * 5000 + "]" * 5000 + "}"),
+    (read_bvh, "deep.bvh", "HIERARCHY\nROOT a\n{\nOFFSET 0 0 0\nCHANNELS 0\n"
+     + "JOINT j\n{\nOFFSET 0 0 0\nCHANNELS 0\n" * 5000 + "}\n" * 5001 + "MOTION\nFrames: 1\nFrame Time: 0.1\n\n"),
+    (read_bvh, "huge.bvh", BVH_SAMPLE.replace("Frames: 2", "Frames: 1000000000000")),
+])
+def test_worst_case_headers_give_skeleton_file_error(tmp_path, reader, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(SkeletonFileError):
+        reader(path)
+
+
+def test_nwucla_non_utf8_file_gives_skeleton_file_error(tmp_path):
+    path = tmp_path / "a01_s01_e01_v01.json"
+    path.write_bytes(b'{"skeletons": [[[0.1, 0.2, \xff\xfe]]]}')
+    with pytest.raises(SkeletonFileError, match="not a text file|UTF-8"):
+        read_nwucla(path)
