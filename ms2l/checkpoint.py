@@ -8,7 +8,9 @@ unpickles anything.
 from __future__ import annotations
 
 import json
+import math
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,42 @@ DEFAULT_MODEL = "default.safetensors"
 
 class ModelFileError(ValueError):
     """A model file that cannot be used, with the reason."""
+
+
+#: Upper bounds for sizes read from a model file's metadata: the model is built from the
+#: metadata before its weights are checked, so a crafted file must not make us allocate
+#: gigabytes (the shipped model: hidden 300, 2 layers, 25 joints, window 64, 10 labels).
+LIMITS = {"hidden": 4096, "layers": 16, "persons": 8, "joints": 256, "window": 100_000,
+          "jigsaw_segments": 16, "projection_dim": 4096, "labels": 10_000}
+
+
+def check_config(config: ModelConfig) -> None:
+    """Raise ValueError (saying which field) for a config no model can be built from or used with."""
+    for name, top in LIMITS.items():
+        v = getattr(config, name)
+        if name == "labels":
+            if len(v) > top or not all(isinstance(x, str) and x.strip() for x in v):
+                raise ValueError(f"labels must be at most {top} non-empty strings")
+            if len(set(v)) != len(v):
+                raise ValueError(f"labels repeat: {sorted(k for k, n in Counter(v).items() if n > 1)[:5]}")
+        elif isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= top:
+            raise ValueError(f"{name} must be an integer from 1 to {top}, got {v!r}")
+    if isinstance(config.coords, bool) or config.coords not in (2, 3):
+        raise ValueError(f"coords must be 2 or 3, got {config.coords!r}")
+
+    def number(v: object) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    if not (number(config.fps) and 0 < config.fps <= 1000):
+        raise ValueError(f"fps must be a number in (0, 1000], got {config.fps!r}")
+    for name in ("dropout", "mask_ratio"):
+        v = getattr(config, name)
+        if not (number(v) and 0 <= v < 1):
+            raise ValueError(f"{name} must be a number in [0, 1), got {v!r}")
+    if config.normalization not in ("body", "yaw", "none"):
+        raise ValueError(f"normalization must be body, yaw or none, got {config.normalization!r}")
+    if not isinstance(config.layout, str):
+        raise ValueError(f"layout must be a name, got {config.layout!r}")
 
 
 def resolve_model(name: str | Path) -> Path:
@@ -75,6 +113,8 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
         meta = json.loads(raw)
     except json.JSONDecodeError as e:
         raise ModelFileError(f"{path}: metadata is not valid JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path}: metadata is not a JSON object")
     if meta.get("format_version") != FORMAT_VERSION:
         raise ModelFileError(f"{path}: unsupported model format {meta.get('format_version')!r}")
     return meta
@@ -85,11 +125,24 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[MS
     path = resolve_model(path)
     meta = read_metadata(path)
     try:
+        if not isinstance(meta["config"].get("labels", []), list):  # a string would become one label per letter
+            raise ValueError(f"labels must be a list of names, got {meta['config']['labels']!r:.60}")
         config = ModelConfig.from_dict(meta["config"])
-    except (KeyError, TypeError, ValueError) as e:
+        check_config(config)
+        from .encoders import ENCODERS
+        if config.encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder {config.encoder!r}; known: {', '.join(sorted(ENCODERS))}")
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ModelFileError(f"{path}: bad model config ({e})") from None
     model = MS2L(config, with_ssl_heads=bool(meta.get("ssl_heads")))
-    state = load_file(str(path))
+    try:
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:  # header fine, data damaged or cut short
+        raise ModelFileError(f"{path}: cannot read the weights ({e})") from None
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        # NaN/inf weights make every prediction NaN: refuse the file rather than show garbage.
+        raise ModelFileError(f"{path}: weights contain NaN or infinite values ({', '.join(bad[:3])})")
     try:
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as e:
