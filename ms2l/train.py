@@ -249,14 +249,35 @@ def _save_checkpoint(path: Path, model: nn.Module, opt, sched, epoch: int, histo
 
 
 def _load_checkpoint(path: Path, model: nn.Module, opt, sched, recipe: Recipe) -> tuple[int, list]:
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    """Restore a run from ``path``; anything but a checkpoint we wrote raises ModelFileError.
+
+    ``weights_only=True``: only tensors and plain containers are unpickled, so a crafted file
+    cannot run code (torch's own message would suggest ``weights_only=False``: never do that).
+    """
+    import pickle
+
+    from .checkpoint import ModelFileError
+
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
+        why = ("it holds Python objects, not just tensors: loading it could run code" if isinstance(e, pickle.UnpicklingError)
+               else f"unreadable: {str(e).splitlines()[0][:200]}")
+        raise ModelFileError(f"{path} is not a usable training checkpoint ({why}); delete it, or run without --resume") \
+            from None
+    if not isinstance(state, dict):
+        raise ModelFileError(f"{path} is not a training checkpoint written by ms2l")
     if state.get("strategy") != recipe.strategy:
         raise ValueError(f"{path} is a {state.get('strategy')} checkpoint, not {recipe.strategy}")
-    model.load_state_dict(state["model"])
-    opt.load_state_dict(state["optimizer"])
-    if sched and state["scheduler"]:
-        sched.load_state_dict(state["scheduler"])
-    return int(state["epoch"]), list(state["history"])
+    try:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        if sched and state["scheduler"]:
+            sched.load_state_dict(state["scheduler"])
+        return int(state["epoch"]), list(state["history"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as e:
+        raise ModelFileError(f"{path} does not fit this run ({str(e).splitlines()[0][:200]}); "
+                             "delete it, or run without --resume") from None
 
 
 def _fit(
