@@ -23,6 +23,7 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
+from ms2l.checkpoint import ModelFileError
 from ms2l.config import ModelConfig
 from ms2l.model import MS2L
 from ms2l.preprocess import prepare
@@ -31,6 +32,8 @@ from .types import Prediction, Window
 
 ModelSpec = Union[str, Path, MS2L]
 BACKENDS = ("auto", "torch", "onnx", "int8")
+#: What the live pipeline feeds a model: NTU-25 skeletons in 3D (``app.pose.pose_to_skeleton``).
+LIVE_LAYOUT = ("ntu25", 25, 3)
 
 
 def resolve_device(device: str = "auto") -> str:
@@ -73,6 +76,11 @@ def _load(model: ModelSpec, device: str, backend: str, threads: int) -> _Loaded:
         name = "default" if str(model) == "default" else str(model)
     if net.classifier is None:
         raise ValueError(f"{name} is an encoder without a classifier: train one with `ms2l train`")
+    cfg = net.config
+    if (cfg.layout, cfg.joints, cfg.coords) != LIVE_LAYOUT:
+        raise ModelFileError(f"{name} expects {cfg.layout} skeletons ({cfg.joints} joints x {cfg.coords} coordinates), "
+                             f"but the live pipeline gives {LIVE_LAYOUT[0]} ({LIVE_LAYOUT[1]} x {LIVE_LAYOUT[2]}): "
+                             "this model cannot run here")
     net = net.eval()
     if backend == "auto":
         backend = "onnx" if dev == "cpu" else "torch"
@@ -108,7 +116,14 @@ def _load(model: ModelSpec, device: str, backend: str, threads: int) -> _Loaded:
                 xt = torch.from_numpy(x).to(dev)
                 lengths = torch.tensor([x.shape[1]], device=dev)
                 return torch.softmax(net(xt, lengths), dim=-1)[0].float().cpu().numpy()
-    return _Loaded(name=name, config=net.config, meta=meta, backend=backend, device=dev, run=run)
+    # One probe window through the chosen backend: a model whose outputs do not match its labels,
+    # or that gives NaN, is refused now instead of failing (or showing garbage) on every frame.
+    probe = np.asarray(run(np.zeros((1, 2, cfg.persons, cfg.joints, cfg.coords), np.float32)))
+    if probe.shape != (cfg.num_classes,):
+        raise ModelFileError(f"{name} gives {probe.size} outputs but names {cfg.num_classes} labels")
+    if not np.isfinite(probe).all():
+        raise ModelFileError(f"{name} gives NaN or infinite outputs: the model is broken")
+    return _Loaded(name=name, config=cfg, meta=meta, backend=backend, device=dev, run=run)
 
 
 class Recognizer:
@@ -174,12 +189,15 @@ class Recognizer:
         return np.ascontiguousarray(x[-keep:][None], dtype=np.float32)
 
     def predict(self, window: Window, frame_index: int = -1, max_frames: int | None = None) -> Prediction | None:
-        """Class probabilities for ``window``; None when no frame of it shows a person."""
+        """Class probabilities for ``window``; None when no frame of it shows a person (or the
+        model cannot score it: probabilities are never NaN)."""
         active = self._active  # one read: a concurrent swap cannot mix two models
         x = self._prepare(active.config, window, max_frames)
         if x.shape[1] == 0:
             return None
         probs = np.asarray(active.run(x), np.float64)
+        if not np.isfinite(probs).all() or probs.sum() <= 0:
+            return None  # an input the model cannot score (absurd joint values): no prediction, never NaN
         probs = probs / probs.sum()  # float32 softmax sums to 1 within 1e-7; make it exact for consumers
         return Prediction(t=float(window.t[-1]), probs=probs.astype(np.float32), labels=active.config.labels,
                           frame_index=frame_index)
