@@ -95,6 +95,8 @@ class Smoother:
         the window has filled (a person without a prediction yet is ``warming_up``).
         """
         events: list[ActionEvent] = []
+        if prediction is not None and not np.isfinite(prediction.probs).all():
+            prediction = None  # one NaN would poison the running average for good: hold the state instead
         if not person:
             events += self.reset(t)
             self.state = ActionState(t=t, state="no_person", action=None, probs=self._zeros(), labels=self.labels)
