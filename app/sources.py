@@ -34,6 +34,9 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 #: A live source that fails this many reads in a row (or for this long) has stopped.
 MAX_FAILED_READS = 5
 STALL_TIMEOUT_S = 3.0
+#: A file that ends more than this share of frames (and more than 2) short of the count its
+#: container declares is truncated (counts from containers can be off by a frame or two).
+TRUNCATED_FRACTION = 0.05
 
 
 class SourceError(RuntimeError):
@@ -189,6 +192,11 @@ class VideoSource:
                 self._last_ok = time.monotonic()
                 return image
             if not self.live:
+                got, declared = self._index - self._loop_start, self.frame_count
+                if declared and got + max(2, TRUNCATED_FRACTION * declared) < declared:
+                    # The container promised more: a cut-off download or copy, not the end of the video.
+                    raise SourceError(f"{self.name} ends after {got} of its {declared} frames: "
+                                      "the file is truncated or corrupt")
                 if self.loop and self._index > self._loop_start:
                     import cv2
                     # Media time keeps growing across loops so timestamps stay monotonic.
