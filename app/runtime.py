@@ -453,6 +453,27 @@ class Runtime:
         self._capture_thread.start()
         self._snapshot = RuntimeSnapshot(stats=self._stats())
 
+    def reconnect(self) -> None:
+        """Reopen the last source and process it again: a camera plugged back in, a stream back up.
+
+        The source's ``reopen()`` runs on this thread; when it fails its SourceError is raised
+        here and the runtime stays stopped (ask again later).  A source without ``reopen()``
+        must be opened afresh with :func:`app.sources.open_source` and :meth:`open`.
+        """
+        src = self._source
+        if src is None:
+            raise SourceError("nothing to reconnect: no source was opened")
+        reopen = getattr(src, "reopen", None)
+        if reopen is None:
+            raise SourceError(f"{getattr(src, 'name', 'this source')} cannot be reopened: open it again")
+        capture = self._capture_thread
+        self.close()
+        if capture is not None and capture.is_alive():  # still inside a driver call: reopening now would race it
+            raise SourceError(f"{getattr(src, 'name', 'the source')} is still busy: try again in a moment")
+        reopen()
+        self._source = None  # already closed by close(): open() must not close the reopened source
+        self.open(src)
+
     def close(self, timeout: float = 3.0) -> None:
         """Stop the threads and close the source (the runtime can be opened again)."""
         self._stop.set()
