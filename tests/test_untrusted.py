@@ -158,12 +158,26 @@ def test_clip_files_with_pickled_arrays_are_refused(tmp_path, marker):
     np.savez(evil, joints=np.array([_Evil(marker)], dtype=object), timestamps=np.zeros(1))
     with pytest.raises(SourceError, match="cannot read skeleton clip"):
         SkeletonClipSource(evil)
-    from app.library import Library
+    from app.library import Library, LibraryError
 
     lib = Library(tmp_path / "lib")
     with pytest.raises(ValueError, match="allow_pickle"):
         lib.import_skeleton_file(evil)
+    ds = tmp_path / "ds"
+    (ds / "clips").mkdir(parents=True)
+    (ds / "clips" / "clip_000001.npz").write_bytes(evil.read_bytes())
+    (ds / "index.csv").write_text("id,file,label\n1,clips/clip_000001.npz,wave\n")
+    with pytest.raises(LibraryError, match="cannot read"):
+        lib.import_folder(ds)
     assert len(lib) == 0 and lib.check() == []
+    # An NTU training cache (`ms2l prepare`) whose index holds a pickle.
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "manifest.json").write_text(json.dumps({"dataset": "ntu60", "fps": 30.0}))
+    np.savez(cache / "index.npz", names=np.array([_Evil(marker)], dtype=object))
+    from ms2l.ntu import load_ntu
+    with pytest.raises(ValueError, match="allow_pickle"):
+        load_ntu(cache, ModelConfig(), "train")
 
 
 def test_no_unsafe_loader_in_the_code():
