@@ -512,7 +512,11 @@ class Library:
         if extract is None:
             from ms2l.extract import extract_video as extract
         r = extract(video, mirrored=mirrored, max_frames=max_frames, progress=False, on_frame=progress)
-        joints, conf, t = r["joints"], r["confidence"], r["timestamps"]
+        joints, conf, t = r["joints"], r["confidence"], np.asarray(r["timestamps"], np.float64)
+        fps = r.get("fps") or None
+        if len(t) > 1 and np.any(np.diff(t) <= 0):
+            # Some containers report no position for their last frames; frame numbers are then the clock.
+            t = np.arange(len(t)) / (fps or 30.0)
         keep = np.ones(len(t), bool)
         if start_s is not None:
             keep &= t >= start_s
@@ -525,7 +529,6 @@ class Library:
         first, last = np.flatnonzero(seen)[[0, -1]]
         s = slice(first, last + 1)
         preview = _video_preview(video, int((first + last) // 2))
-        fps = r.get("fps") or None
         src = f"{video}" + ("" if start_s is None and end_s is None else f"@{t[first]:.2f}-{t[last]:.2f}s")
         return self.add(joints[s], conf[s], t[s], label=label, source=src, fps=fps, preview=preview)
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 Handler = Callable[[argparse.Namespace], int]
 #: Modules that add sub-commands: each has ``add_commands(subparsers)``.
-COMMAND_MODULES: list[str] = ["app.infer_cli", "ms2l.extract"]
+COMMAND_MODULES: list[str] = ["app.infer_cli", "ms2l.extract", "app.clips_cli"]
 
 
 def _machine() -> str:
@@ -35,11 +35,21 @@ def _command_line() -> str:
     return "ms2l " + " ".join(shlex.quote(a) for a in sys.argv[1:])
 
 
-def _data_args(p: argparse.ArgumentParser, split: bool = False) -> None:
+def _need_data(a: argparse.Namespace) -> None:
+    """--data is required unless --library is given (argparse cannot say "one of")."""
+    if a.data is None:
+        print(f"ms2l {a.command}: error: the following arguments are required: --data (or --library)", file=sys.stderr)
+        raise SystemExit(2)
+
+
+def _data_args(p: argparse.ArgumentParser, split: bool = False, library: bool = False) -> None:
     p.add_argument("--dataset", default="nw-ucla", choices=["nw-ucla", "ntu60", "ntu120"],
                    help="nw-ucla (a folder of JSON clips) or ntu60/ntu120 (a cache from `ms2l prepare`); default nw-ucla")
-    p.add_argument("--data", required=True, type=Path,
-                   help="dataset folder, e.g. ../shared/datasets/nw-ucla/all_sqe, or an NTU cache folder")
+    p.add_argument("--data", required=not library, type=Path,
+                   help="dataset folder, e.g. ../shared/datasets/nw-ucla/all_sqe, or an NTU cache folder"
+                        + (" (or --library)" if library else ""))
+    if library:  # the user's clip library instead of a dataset (app/clips_cli.py, docs/library.md)
+        p.add_argument("--library", type=Path, metavar="DIR", help="use your clip library (ms2l clips) instead of --data")
     p.add_argument("--protocol", default=None,
                    help="NTU split: xsub or xview (NTU-60), xsub or xset (NTU-120); default xsub. NW-UCLA has one (views 1+2 / 3)")
     if split:
@@ -96,6 +106,10 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
+    if a.library is not None:
+        from app.clips_cli import cmd_train_library
+        return cmd_train_library(a)
+    _need_data(a)
     import torch
     from .card import model_card
     from .checkpoint import load_model, save_model
@@ -173,6 +187,10 @@ def cmd_prepare(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
+    if a.library is not None:
+        from app.clips_cli import cmd_evaluate_library
+        return cmd_evaluate_library(a)
+    _need_data(a)
     from .checkpoint import load_model
     from .datasets import load_dataset
     from .train import evaluate, resolve_device
@@ -224,8 +242,12 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--strategy", required=True, choices=["linear", "finetune", "joint", "scratch"],
                    help="linear: frozen encoder; finetune: all layers from the encoder; joint: classification plus the "
                         "MS²L tasks; scratch: supervised from a random encoder")
-    _data_args(q)
-    q.add_argument("--encoder", type=Path, help="pretrained encoder (RUN_DIR/encoder.safetensors); needed by linear and finetune")
+    _data_args(q, library=True)
+    q.add_argument("--encoder", type=Path, help="pretrained encoder (RUN_DIR/encoder.safetensors, or 'default' for the "
+                                                 "shipped model's); needed by linear and finetune (--library: default)")
+    q.add_argument("--labels", help="--library: comma list of the actions to learn (default: every label)")
+    q.add_argument("--val-fraction", type=float, default=0.2,
+                   help="--library: share of each action's clips held out for validation (default: 0.2)")
     q.add_argument("--label-fraction", type=float, default=1.0, help="use this fraction of the labels, stratified per class (default: 1)")
     q.add_argument("--out", required=True, type=Path, metavar="MODEL", help="model file to write (.safetensors)")
     q.add_argument("--epochs", type=int, help="training epochs (default: per strategy, see README)")
@@ -252,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("evaluate", help="top-1 accuracy of a model on a dataset split",
                        description="Evaluate a model; --json prints one JSON object with top1 (%), n, per_class and confusion.")
     q.add_argument("--model", default="default", help="model file, or 'default' for the shipped model (default)")
-    _data_args(q, split=True)
+    _data_args(q, split=True, library=True)
     q.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     q.add_argument("--out", type=Path, help="also write the JSON result to this file")
     _device_arg(q)

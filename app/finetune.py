@@ -1,0 +1,343 @@
+"""Fine-tuning on the user's own clips (Qt-free): "Train" with nothing else chosen must just work.
+
+A :class:`FinetuneSpec` says which labels and clips, which strategy and which
+encoder; everything has a default chosen for a few clips per action on a
+2-core CPU (:func:`training_plan`).  :func:`run_finetune` prepares the clips
+from the library (through :meth:`app.library.Library.clipset`, i.e. the live
+grid and :func:`ms2l.preprocess.prepare`), holds out a stratified validation
+split, trains with :func:`ms2l.train.train_classifier` (progress callback,
+cancellable with ``should_stop``), evaluates per-class accuracy and the
+confusion matrix on the held-out clips, and saves the model with its card to
+the user's model registry (``<user data dir>/ms2l-live/models``).
+
+Strategies (all start from an encoder, by default the shipped model's):
+
+* ``linear``   -- the encoder stays frozen; only the classifier learns (seconds).
+* ``finetune`` -- a linear probe first, then every layer for a few epochs at a
+  small learning rate, so the pretrained features are adjusted rather than
+  overwritten by a handful of clips (the "LP-FT" order).
+* ``joint``    -- as ``finetune``, with the MS²L tasks (motion prediction,
+  jigsaw, contrastive) added to the second stage; they run on the library's
+  unlabelled clips when there are any, else on the labelled ones.
+"""
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .library import Library, LibraryError
+
+STRATEGIES = ("linear", "finetune", "joint")
+Progress = Callable[[dict[str, Any]], None]
+
+#: Clip passes (epochs x clips) the fine-tuning stage gets; sized so that 5 clips of 10 actions
+#: train in well under a minute on a 2-core CPU (benchmarks/fewshot.py).
+FINETUNE_PASSES = 600
+LINEAR_EPOCHS = 100
+FINETUNE_LR = 3e-4
+FINETUNE_BATCH = 16
+
+
+@dataclass
+class FinetuneSpec:
+    """What to train.  Every field has a default, so ``FinetuneSpec()`` trains on the whole library.
+
+    labels: the actions to learn, in this order (None: every label in the library with a clip).
+    clip_ids: only these clips (None: all clips of those labels).
+    strategy: ``linear``, ``finetune`` or ``joint`` (see the module docstring).
+    encoder: model file whose encoder to start from, or ``default`` (the shipped model).
+    epochs: epochs of the main stage (None: from the clip count, :func:`training_plan`).
+    lr: learning rate of the main stage (None: the plan's).
+    val_fraction: share of each action's clips held out for validation (0: none).
+    use_unlabelled: ``joint`` runs the MS²L tasks on the library's unlabelled clips.
+    name: file name in the registry (None: ``mine-<date>-<time>``).
+    """
+
+    labels: tuple[str, ...] | None = None
+    clip_ids: tuple[int, ...] | None = None
+    strategy: str = "finetune"
+    encoder: str = "default"
+    epochs: int | None = None
+    lr: float | None = None
+    val_fraction: float = 0.2
+    seed: int = 0
+    use_unlabelled: bool = True
+    name: str | None = None
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown strategy {self.strategy!r}; choose from {', '.join(STRATEGIES)}")
+        if not 0 <= self.val_fraction < 1:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+
+
+@dataclass
+class FinetuneResult:
+    """What a finished job produced.
+
+    validation: :func:`ms2l.train.evaluate` on the held-out clips (``top1``, ``n``,
+    ``per_class`` %, ``confusion`` ``[K, K]`` rows = truth), or None without a split.
+    train: the same on the training clips.  history: one record per epoch, all stages.
+    """
+
+    model_path: Path
+    card_path: Path
+    labels: tuple[str, ...]
+    strategy: str
+    n_train: int
+    n_val: int
+    n_unlabelled: int
+    train_seconds: float
+    history: list[dict[str, Any]]
+    validation: dict[str, Any] | None
+    train: dict[str, Any]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.validation if self.validation is not None else self.train
+
+
+def training_plan(strategy: str, n_train: int, *, epochs: int | None = None, lr: float | None = None,
+                  seed: int = 0, tasks: Any = None) -> list[Any]:
+    """The stages (:class:`ms2l.train.Recipe` list) that train ``n_train`` labelled clips.
+
+    ``linear``: one linear-probe stage (100 epochs over 5 augmented feature copies,
+    cheap: the encoder runs once per copy).  ``finetune``/``joint``: that probe, then
+    every layer at ``lr`` 3e-4 (cosine), batch 16, for about 600 clip passes
+    (``epochs = 600 / n_train``, 5..60): few clips get more epochs, many get fewer,
+    so the time stays near-constant.  Settings chosen on NW-UCLA view 1 -> view 2
+    (never the test view), see ``benchmarks/fewshot.py``.
+    """
+    from ms2l.config import TaskConfig
+    from ms2l.train import Recipe
+
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    probe_epochs = epochs if strategy == "linear" and epochs is not None else LINEAR_EPOCHS
+    probe = Recipe(strategy="linear", epochs=probe_epochs, lr=1e-3, batch_size=64, seed=seed)
+    if strategy == "linear":
+        return [probe]
+    n_ep = epochs if epochs is not None else int(min(60, max(5, round(FINETUNE_PASSES / max(1, n_train)))))
+    main = Recipe(strategy=strategy, epochs=n_ep, lr=lr if lr is not None else FINETUNE_LR,
+                  batch_size=FINETUNE_BATCH, seed=seed, tasks=tasks or TaskConfig())
+    return [probe, main]
+
+
+def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, validation) indices: about ``fraction`` of each class held out, seeded.
+
+    A class with one clip stays wholly in training; a held-out class always keeps at least one clip to train on.
+    """
+    rng = np.random.default_rng(seed)
+    train, val = [], []
+    for c in np.unique(labels):
+        idx = rng.permutation(np.flatnonzero(labels == c))
+        k = 0 if fraction <= 0 or len(idx) < 2 else min(len(idx) - 1, max(1, int(round(fraction * len(idx)))))
+        val.extend(idx[:k])
+        train.extend(idx[k:])
+    return np.sort(np.array(train, int)), np.sort(np.array(val, int))
+
+
+def build_model(encoder: str | Path, labels: Sequence[str], strategy: str) -> tuple[Any, dict[str, Any], Any]:
+    """A fresh MS2L classifier for ``labels`` carrying ``encoder``'s encoder weights.
+
+    Returns ``(model, encoder metadata, config)``; the config (frame rate, window,
+    normalisation, joint layout) is the encoder's, so the new model reads input as it did.
+    """
+    import torch
+
+    from ms2l.checkpoint import load_model
+    from ms2l.model import MS2L
+
+    enc, meta = load_model(encoder)
+    config = enc.config.replace(labels=tuple(labels))
+    torch.manual_seed(0)
+    model = MS2L(config, with_ssl_heads=strategy == "joint")
+    weights = {k: v for k, v in enc.state_dict().items() if k.startswith("encoder.")}
+    missing = [k for k in model.state_dict() if k.startswith("encoder.") and k not in weights]
+    if missing:
+        raise LibraryError(f"{encoder} has no complete encoder (missing {missing[:2]})")
+    model.load_state_dict(weights, strict=False)
+    return model, meta, config
+
+
+def _safe_name(name: str) -> str:
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip(".-")
+    return name[:80] or "model"
+
+
+def unique_model_path(models_dir: Path, name: str | None) -> Path:
+    """``models_dir/<name>.safetensors`` that does not exist yet (``-2``, ``-3``... appended)."""
+    base = _safe_name(name or time.strftime("mine-%Y%m%d-%H%M%S"))
+    path = models_dir / f"{base}.safetensors"
+    n = 2
+    while path.exists():
+        path = models_dir / f"{base}-{n}.safetensors"
+        n += 1
+    return path
+
+
+def models_dir() -> Path:
+    """The user's model registry (``MS2L_USER_MODELS`` overrides)."""
+    from .ui.models import user_models_dir  # Qt-free module: the one place the registry is defined
+
+    return user_models_dir()
+
+
+def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None, *,
+                 out: str | Path | None = None, registry: str | Path | None = None,
+                 progress: Progress | None = None, should_stop: Callable[[], bool] | None = None) -> FinetuneResult:
+    """Train a model on library clips as ``spec`` says and save it; see the module docstring.
+
+    ``out``: the model file to write (default: a new file in ``registry``, itself
+    defaulting to the user's model registry).  ``progress(event)`` receives dicts with
+    ``phase`` (``prepare``, ``train``, ``evaluate``, ``save``, ``done``), a ``message``
+    and, while training, ``epoch``/``epochs`` (over all stages), ``stage``, ``loss``,
+    ``train_acc`` and ``val_acc`` (%) and ``fraction`` (0..1).  ``should_stop()``
+    returning True raises :class:`ms2l.train.Cancelled` (nothing is saved).
+    """
+    import torch
+
+    from ms2l.card import model_card
+    from ms2l.checkpoint import save_model
+    from ms2l.train import Cancelled, evaluate, resolve_device, train_classifier
+
+    def tell(**ev: Any) -> None:
+        if progress is not None:
+            progress(ev)
+
+    def check() -> None:
+        if should_stop is not None and should_stop():
+            raise Cancelled()
+
+    own = not isinstance(library, Library)
+    lib = Library(library, create=False) if own else library
+    try:
+        tell(phase="prepare", message="Loading the encoder…", fraction=0.0)
+        counts = lib.labels()
+        labels = tuple(spec.labels) if spec.labels is not None else tuple(counts)
+        unknown = [lab for lab in labels if lab not in counts]
+        if unknown:
+            raise LibraryError(f"no clips labelled {', '.join(map(repr, unknown))} in the library at {lib.root}")
+        if len(labels) < 2:
+            raise LibraryError("a recogniser needs at least two actions: record or import clips of another action"
+                               + (f" (the library has only {labels[0]!r})" if labels else ""))
+        device = resolve_device(spec.device)
+        model, enc_meta, config = build_model(spec.encoder, labels, spec.strategy)
+        check()
+        tell(phase="prepare", message="Preparing the clips…", fraction=0.0)
+        clips = lib.clipset(config, labels, ids=spec.clip_ids)
+        missing = [labels[c] for c in range(len(labels)) if not (clips.labels == c).any()]
+        if missing:
+            raise LibraryError(f"no usable clip (with a person in it) for {', '.join(map(repr, missing))}")
+        unlabelled = None
+        if spec.strategy == "joint" and spec.use_unlabelled:
+            unlabelled = lib.clipset(config, labels, unlabelled=True)
+            unlabelled = unlabelled if len(unlabelled) else None
+        tr_idx, va_idx = stratified_split(clips.labels, spec.val_fraction, spec.seed)
+        train, val = clips.subset(tr_idx), (clips.subset(va_idx) if len(va_idx) else None)
+        check()
+        plan = training_plan(spec.strategy, len(train), epochs=spec.epochs, lr=spec.lr, seed=spec.seed)
+        total = sum(r.epochs for r in plan)
+        done = 0
+        history: list[dict[str, Any]] = []
+        t0 = time.perf_counter()
+        for recipe in plan:
+            stage = recipe.strategy
+
+            def on_epoch(rec: dict[str, Any], stage: str = stage) -> None:
+                row = {**rec, "stage": stage, "epoch": done + rec["epoch"], "epochs": total}
+                history.append(row)
+                tell(phase="train", message=f"Training ({stage}) epoch {row['epoch']}/{total}",
+                     fraction=row["epoch"] / total, **{k: v for k, v in row.items() if k != "seconds"})
+
+            train_classifier(model, train, recipe, device, unlabelled=unlabelled if stage == "joint" else None,
+                             progress=on_epoch, should_stop=should_stop, progress_bar=False, validation=val)
+            done += recipe.epochs
+        wall = time.perf_counter() - t0
+        tell(phase="evaluate", message="Evaluating…", fraction=1.0)
+        result_val = evaluate(model, val, device) if val is not None else None
+        result_train = evaluate(model, train, device)
+        check()
+
+        reg = Path(registry) if registry is not None else models_dir()
+        path = Path(out) if out is not None else unique_model_path(reg, spec.name)
+        if path.suffix != ".safetensors":
+            path = path.with_suffix(".safetensors")
+        tell(phase="save", message=f"Saving {path.name}…", fraction=1.0)
+        metrics = {"validation": result_val} if result_val is not None else {}
+        metrics["train"] = result_train
+        info = {
+            "kind": "classifier",
+            "description": (f"Fine-tuned ({spec.strategy}) on {len(train)} clips of your own library "
+                            f"({', '.join(labels)})."),
+            "recipe": {"stages": [r.to_dict() for r in plan], "strategy": spec.strategy},
+            "data": {"source": "clip library", "library": str(lib.root), "train clips": len(train),
+                     "validation clips": 0 if val is None else len(val),
+                     "unlabelled clips": 0 if unlabelled is None else len(unlabelled),
+                     "clips per label": {lab: int((clips.labels == c).sum()) for c, lab in enumerate(labels)},
+                     "clip ids": [int(i) for i in clips.meta["id"]]},
+            "encoder": {"path": str(spec.encoder), "recipe": enc_meta.get("recipe"), "data": enc_meta.get("data")},
+            "metrics": metrics, "train_seconds": wall, "spec": asdict(spec),
+        }
+        save_model(model, path, info, include_ssl_heads=False)
+        card = path.with_suffix(".md")
+        card.write_text(model_card(info | {"config": config.to_dict()}, title=path.stem))
+        tell(phase="done", message=f"Saved {path.name}", fraction=1.0)
+        return FinetuneResult(path, card, labels, spec.strategy, len(train), 0 if val is None else len(val),
+                              0 if unlabelled is None else len(unlabelled), wall, history, result_val, result_train,
+                              info)
+    finally:
+        if own:
+            lib.close()
+
+
+class FinetuneJob:
+    """A fine-tuning run that another thread can cancel (Qt-free; the UI runs :meth:`run` on a worker).
+
+    ``job = FinetuneJob(spec, library_dir)``; ``job.run(progress)`` trains and returns a
+    :class:`FinetuneResult` (raising ``ms2l.train.Cancelled`` once :meth:`cancel` was
+    called); the library is opened on the thread that runs it.
+    """
+
+    def __init__(self, spec: FinetuneSpec | None = None, library: str | Path | None = None, *,
+                 registry: str | Path | None = None, out: str | Path | None = None) -> None:
+        self.spec = spec or FinetuneSpec()
+        self.library = library
+        self.registry = registry
+        self.out = out
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def run(self, progress: Progress | None = None) -> FinetuneResult:
+        return run_finetune(self.spec, self.library, out=self.out, registry=self.registry, progress=progress,
+                            should_stop=self._cancel.is_set)
+
+
+def format_confusion(result: dict[str, Any]) -> str:
+    """A plain-text per-class accuracy and confusion table (rows: truth, columns: prediction)."""
+    names = list(result["per_class"])
+    cm = np.asarray(result["confusion"], int)
+    w = max(6, *(len(n) for n in names))
+    lines = [f"top-1 {result['top1']:.1f} % on {result['n']} clips", ""]
+    lines.append(" " * (w + 9) + " ".join(f"{i:>4d}" for i in range(len(names))))
+    for i, n in enumerate(names):
+        acc = result["per_class"][n]
+        a = "   -" if acc is None or (isinstance(acc, float) and math.isnan(acc)) else f"{acc:5.1f}"
+        lines.append(f"{i:>2d} {n:<{w}} {a} " + " ".join(f"{v:>4d}" for v in cm[i]))
+    return "\n".join(lines)
