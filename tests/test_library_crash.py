@@ -67,7 +67,8 @@ def seeded_library(lib_dir: Path) -> dict[int, tuple]:
 
 
 def run_and_kill(code: str, args: list[str], ready, delay: float, timeout: float = 120) -> list[str]:
-    """Start ``code``, read its lines until ``ready(lines)``, wait ``delay`` s, SIGKILL it; returns the lines."""
+    """Start ``code``, read its lines until ``ready(lines)``, wait ``delay`` s, SIGKILL it; returns every line
+    it printed (acknowledgements still in the pipe included)."""
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=ENV)
     lines: list[str] = []
@@ -82,6 +83,7 @@ def run_and_kill(code: str, args: list[str], ready, delay: float, timeout: float
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait(10)
+        lines += [ln.strip() for ln in proc.stdout.read().splitlines()]  # printed before the kill, not yet read
     finally:
         if proc.poll() is None:
             proc.kill()
