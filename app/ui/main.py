@@ -27,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None,
                    help="model file, or 'default' for the shipped model (default: the one used last)")
     p.add_argument("--loop", action="store_true", help="play video files in a loop")
+    p.add_argument("--library", metavar="DIR", help="your clip library (default: MS2L_LIBRARY, else the user's data "
+                                                    "folder; with --snapshot: none unless given)")
     p.add_argument("--snapshot", metavar="PNG", help="save a PNG of the window after --exit-after seconds, then exit")
     p.add_argument("--exit-after", type=float, default=None, metavar="SECONDS",
                    help="close after this many seconds (default with --snapshot: 5)")
@@ -108,7 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     runtime = RuntimeHolder(_make_runtime, model, RuntimeSettings().replace(**ui.runtime_changes()),
                             empty_snapshot=_empty_snapshot)
     cameras = list_cameras()
-    win = MainWindow(runtime, cameras=cameras, store=store, model=model, dialogs=not args.snapshot)
+    from ..library import default_library_dir
+    library = args.library or (None if args.snapshot else default_library_dir())  # snapshots stay reproducible
+    win = MainWindow(runtime, cameras=cameras, store=store, model=model, dialogs=not args.snapshot, library=library)
     previous_hook = _install_excepthook(win.report)
     win.show()
     if args.source:

@@ -143,6 +143,7 @@ class MainWindow(QMainWindow):
         read_metadata: Callable[[str], dict] = model_metadata,
         poll_ms: int = 33,
         dialogs: bool = True,
+        library: Any = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -179,6 +180,11 @@ class MainWindow(QMainWindow):
         self.timer.setInterval(poll_ms)
         self.timer.timeout.connect(self.tick)
         self.timer.start()
+
+        self.library_ui = None  # record, browse and train on the user's clips (a library dir or Library)
+        if library is not None:
+            from .library_actions import install_library
+            self.library_ui = install_library(self, library, registry=models_dir)
 
     # -- construction ------------------------------------------------------------
     def _build_widgets(self) -> None:
