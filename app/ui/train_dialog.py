@@ -21,10 +21,11 @@ from PyQt6.QtWidgets import (
 from ..finetune import STRATEGIES, FinetuneJob, FinetuneResult, FinetuneSpec
 from ..library import Library
 
-STRATEGY_TEXT = {
-    "linear": "Linear: keep the encoder, learn the classifier (fastest)",
-    "finetune": "Fine-tune: probe, then adjust every layer (default)",
-    "joint": "Joint: fine-tune plus the MS²L tasks on unlabelled clips",
+STRATEGY_TEXT = {"linear": "Linear (fastest)", "finetune": "Fine-tune (default)", "joint": "Joint (+ MS²L tasks)"}
+STRATEGY_TIP = {
+    "linear": "Keep the encoder as it is and learn only the classifier: seconds.",
+    "finetune": "Learn the classifier, then adjust every layer a little at a small learning rate.",
+    "joint": "Fine-tune, with the MS²L self-supervised tasks on your unlabelled clips (or the labelled ones).",
 }
 
 
@@ -64,14 +65,18 @@ class LossPlot(QWidget):
         self.loss: list[tuple[int, float]] = []
         self.train_acc: list[tuple[int, float]] = []
         self.val_acc: list[tuple[int, float]] = []
+        self.stages: list[tuple[int, str]] = []  # (first epoch, name)
 
     def clear(self, epochs: int = 1) -> None:
-        self.epochs, self.loss, self.train_acc, self.val_acc = max(1, epochs), [], [], []
+        self.epochs, self.loss, self.train_acc, self.val_acc, self.stages = max(1, epochs), [], [], [], []
         self.update()
 
     def add(self, ev: dict[str, Any]) -> None:
         e = int(ev.get("epoch", len(self.loss) + 1))
         self.epochs = max(self.epochs, int(ev.get("epochs", e)))
+        stage = ev.get("stage")
+        if stage and (not self.stages or self.stages[-1][1] != stage):
+            self.stages.append((e, str(stage)))
         if ev.get("loss") is not None and math.isfinite(ev["loss"]):
             self.loss.append((e, float(ev["loss"])))
         if ev.get("train_acc") is not None:
@@ -95,6 +100,12 @@ class LossPlot(QWidget):
         p.drawText(self.width() - m, 14, "acc %")
         p.drawText(m, self.height() - 3, f"epoch 1 … {self.epochs}")
         lmax = max([v for _, v in self.loss] or [1.0]) * 1.05
+        for first, name in self.stages:  # where the probe ends and fine-tuning starts
+            x = m + w * (first - 1) / max(1, self.epochs - 1)
+            p.setPen(QPen(QColor(160, 160, 160), 1, Qt.PenStyle.DashLine))
+            p.drawLine(QPointF(x, 18), QPointF(x, 18 + h))
+            p.setPen(QColor(120, 120, 120))
+            p.drawText(QPointF(x + 3, 18 + h - 4), {"linear": "probe", "finetune": "fine-tune"}.get(name, name))
 
         def xy(e: float, v: float, top: float) -> QPointF:
             return QPointF(m + w * (e - 1) / max(1, self.epochs - 1), 18 + h * (1 - v / top))
@@ -146,6 +157,7 @@ class TrainDialog(QDialog):
         self.strategy = QComboBox()
         for s in STRATEGIES:
             self.strategy.addItem(STRATEGY_TEXT[s], s)
+            self.strategy.setItemData(self.strategy.count() - 1, STRATEGY_TIP[s], Qt.ItemDataRole.ToolTipRole)
         self.strategy.setCurrentIndex(STRATEGIES.index("finetune"))
         self.epochs = QSpinBox()
         self.epochs.setRange(0, 500)
@@ -170,9 +182,10 @@ class TrainDialog(QDialog):
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         self.per_class = QTableWidget(0, 2)
-        self.per_class.setHorizontalHeaderLabels(["Action", "Validation top-1 %"])
+        self.per_class.setHorizontalHeaderLabels(["Action", "top-1 %"])
         self.per_class.verticalHeader().setVisible(False)
         self.per_class.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.per_class.setMaximumWidth(250)
         self.confusion = QTableWidget(0, 0)
         self.confusion.setToolTip("Rows: the true action; columns: what the model said")
 
@@ -181,6 +194,7 @@ class TrainDialog(QDialog):
         form.addRow("Epochs", self.epochs)
         form.addRow("Held out for validation", self.val_fraction)
         choose = QGroupBox("Actions")
+        choose.setMaximumWidth(340)
         cl = QVBoxLayout(choose)
         cl.addWidget(self.labels)
         cl.addLayout(form)
@@ -191,15 +205,15 @@ class TrainDialog(QDialog):
         buttons.addWidget(self.live_button)
         results = QGroupBox("Result")
         rl = QHBoxLayout(results)
-        rl.addWidget(self.per_class, 2)
-        rl.addWidget(self.confusion, 3)
+        rl.addWidget(self.per_class, 4)
+        rl.addWidget(self.confusion, 5)
         right = QVBoxLayout()
         right.addWidget(self.plot, 2)
         right.addWidget(self.summary)
         right.addWidget(results, 3)
         top = QHBoxLayout()
-        top.addWidget(choose, 1)
-        top.addLayout(right, 2)
+        top.addWidget(choose, 2)
+        top.addLayout(right, 5)
         lay = QVBoxLayout(self)
         lay.addLayout(top, 1)
         lay.addWidget(self.progress)
@@ -329,9 +343,10 @@ class TrainDialog(QDialog):
         k = len(names)
         self.confusion.setRowCount(k)
         self.confusion.setColumnCount(k)
-        short = [n if len(n) <= 10 else n[:9] + "…" for n in names]
-        self.confusion.setHorizontalHeaderLabels(short)
-        self.confusion.setVerticalHeaderLabels(short)
+        # Numbered columns keep the matrix narrow; the rows name the actions.
+        self.confusion.setHorizontalHeaderLabels([str(i + 1) for i in range(k)])
+        self.confusion.setVerticalHeaderLabels([f"{i + 1} {n if len(n) <= 18 else n[:17] + '…'}"
+                                                for i, n in enumerate(names)])
         for i in range(k):
             row = max(1, cm[i].sum())
             for j in range(k):
@@ -343,6 +358,7 @@ class TrainDialog(QDialog):
                 cell.setToolTip(f"true {names[i]}, said {names[j]}: {cm[i, j]}")
                 self.confusion.setItem(i, j, cell)
         self.confusion.resizeColumnsToContents()
+        self.per_class.resizeRowsToContents()
 
     def make_live(self) -> str | None:
         if self.result is None:

@@ -1,0 +1,225 @@
+"""Few-shot benchmark: the user's situation, on real data.
+
+k labelled clips per action (k = 1, 3, 5, 10; ``per_class_sample``, one seed per
+draw) from the NW-UCLA training views (1 and 2), tested on view 3 (464 clips),
+with the app's own training plan (:func:`app.finetune.training_plan`, what the
+"Train" button runs):
+
+* strategies ``linear`` (frozen encoder, linear probe) and ``finetune`` (probe,
+  then every layer at a small learning rate);
+* encoders ``default`` (the encoder of ``assets/default.safetensors``), ``scratch``
+  (a random encoder; its fine-tune stage uses lr 1e-3, as nothing pretrained needs
+  protecting) and, optionally, ``ssl=PATH``: an encoder pretrained by ``ms2l
+  pretrain`` alone, which never saw a label.  The default model was trained *with
+  the labels* of all 1,020 training clips (MS²L joint training), so its encoder
+  already separates these ten actions: its rows say how fast the app learns a
+  classifier on a well-suited encoder, not how well it would learn unseen actions.
+  The ``ssl`` rows are the fair few-shot figure (the paper's semi-supervised setting).
+
+Every run records top-1 on view 3, the training wall time, the process CPU time
+and the load average, because this machine's 2 cores are shared: the CPU share
+(CPU seconds / wall seconds / threads) says how much of the machine a run got.
+Results are written after every run (``--out``, resumable) and summarised as
+mean ± std over draws, with median times, in ``OUT.md``.
+
+    python benchmarks/fewshot.py                                # default vs scratch
+    python benchmarks/fewshot.py --encoders ssl=runs/fewshot/encoder.safetensors
+    python benchmarks/fewshot.py --summarize                    # rewrite the .md from the .json
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PAPER_10PCT = 60.45  # MS²L, NW-UCLA, semi-supervised with 10 % of the labels
+GOAL_K, GOAL_SECONDS = 5, 60.0
+
+
+def _machine(threads: int) -> str:
+    import torch
+
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, {threads} torch threads, torch {torch.__version__}"
+
+
+def _load(data: Path):
+    from ms2l.checkpoint import load_model
+    from ms2l.datasets import NWUCLA_LABELS, load_nwucla, nwucla_split
+
+    enc, _ = load_model("default")
+    config = enc.config.replace(labels=NWUCLA_LABELS)
+    clips = load_nwucla(data, config)
+    return config, nwucla_split(clips, "train"), nwucla_split(clips, "test")
+
+
+def _encoder_weights(spec: str) -> dict[str, Any] | None:
+    """Encoder tensors for ``default`` / ``ssl=PATH``; None for ``scratch``."""
+    from ms2l.checkpoint import load_model
+
+    if spec == "scratch":
+        return None
+    path = "default" if spec == "default" else spec.split("=", 1)[1]
+    model, _ = load_model(path)
+    return {k: v for k, v in model.state_dict().items() if k.startswith("encoder.")}
+
+
+def run_one(config, train, test, weights, encoder: str, strategy: str, k: int, draw: int,
+            test_features: dict[str, Any]) -> dict[str, Any]:
+    import torch
+
+    from app.finetune import FINETUNE_LR, training_plan
+    from ms2l.datasets import per_class_sample
+    from ms2l.model import MS2L
+    from ms2l.train import evaluate, extract_features, train_classifier
+
+    sub = train.subset(per_class_sample(train.labels, k, seed=draw))
+    torch.manual_seed(draw)  # the random encoder (scratch) and the classifier differ per draw
+    model = MS2L(config, with_ssl_heads=False)
+    if weights is not None:
+        model.load_state_dict(weights, strict=False)
+    lr = 1e-3 if (encoder == "scratch" and strategy != "linear") else FINETUNE_LR
+    plan = training_plan(strategy, len(sub), lr=lr, seed=draw)
+    load0 = os.getloadavg()[0]
+    c0, t0 = time.process_time(), time.perf_counter()
+    for recipe in plan:
+        train_classifier(model, sub, recipe, torch.device("cpu"), progress_bar=False)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    t1 = time.perf_counter()
+    if strategy == "linear":
+        # Frozen encoder: its view-3 features are the same for every draw (scratch: per draw).
+        key = f"{encoder}:{draw}" if weights is None else encoder
+        if key not in test_features:
+            if weights is None:
+                test_features.clear()  # a random encoder is used by one draw only
+            test_features[key] = extract_features(model, test, torch.device("cpu"))
+        with torch.no_grad():
+            pred = model.classifier.eval()(test_features[key]).argmax(1).numpy()
+        top1 = 100.0 * float((pred == test.labels).mean())
+    else:
+        top1 = evaluate(model, test, "cpu")["top1"]
+    return {"encoder": encoder, "strategy": strategy, "k": k, "draw": draw, "clips": len(sub), "top1": top1,
+            "train_s": wall, "train_cpu_s": cpu, "eval_s": time.perf_counter() - t1,
+            "cpu_share": cpu / max(wall, 1e-9) / torch.get_num_threads(), "load_before": load0,
+            "load_after": os.getloadavg()[0], "epochs": [r.epochs for r in plan], "lr": plan[-1].lr,
+            "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def summarize(doc: dict[str, Any]) -> dict[str, Any]:
+    rows: dict[tuple, list[dict]] = {}
+    for r in doc["runs"]:
+        rows.setdefault((r["encoder"], r["strategy"], r["k"]), []).append(r)
+    table = []
+    for (enc, strat, k), rs in sorted(rows.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
+        acc = [r["top1"] for r in rs]
+        table.append({
+            "encoder": enc, "strategy": strat, "k": k, "draws": len(rs),
+            "top1_mean": statistics.fmean(acc), "top1_std": statistics.stdev(acc) if len(acc) > 1 else 0.0,
+            "per_draw": [round(a, 2) for a in acc],
+            "train_s_median": statistics.median(r["train_s"] for r in rs),
+            "train_cpu_s_median": statistics.median(r["train_cpu_s"] for r in rs),
+            "cpu_share_median": statistics.median(r["cpu_share"] for r in rs),
+            "load_median": statistics.median(r["load_before"] for r in rs),
+        })
+    return {"rows": table}
+
+
+def _label(enc: str) -> str:
+    if enc == "default":
+        return "default model's encoder (joint-trained *with* all training labels)"
+    if enc == "scratch":
+        return "random encoder (from scratch)"
+    return f"self-supervised encoder only (`{enc.split('=', 1)[-1]}`, no labels)"
+
+
+def write_markdown(doc: dict[str, Any], path: Path) -> None:
+    s = summarize(doc)
+    lines = ["# Few-shot: k clips per action from NW-UCLA views 1+2, tested on view 3 (top-1 %)", "",
+             f"Machine: {doc.get('machine')}. Draws: {doc.get('draws')} (`per_class_sample` seeds 0..). "
+             f"Training plan: `app.finetune.training_plan` (what the app's Train button runs). "
+             f"Paper reference: MS²L semi-supervised with 10 % labels, {PAPER_10PCT}.", "",
+             "Times are medians over draws, measured while other jobs shared this 2-core CPU: *CPU share* is the "
+             "fraction of the 2 cores the run got (1.0 = the whole machine), *load* the 1-minute load average "
+             "when it started. CPU seconds / 2 approximates the wall time on an idle machine.", ""]
+    encs = sorted({r["encoder"] for r in s["rows"]}, key=lambda e: (e != "default", e == "scratch", e))
+    for enc in encs:
+        lines += [f"## {_label(enc)}", "",
+                  "| strategy | k | clips | top-1 mean ± std | per draw | train wall s | train CPU s | CPU share | load |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        for r in [r for r in s["rows"] if r["encoder"] == enc]:
+            lines.append(f"| {r['strategy']} | {r['k']} | {r['k'] * 10} | **{r['top1_mean']:.2f} ± {r['top1_std']:.2f}** | "
+                         f"{', '.join(f'{a:.1f}' for a in r['per_draw'])} | {r['train_s_median']:.1f} | "
+                         f"{r['train_cpu_s_median']:.1f} | {r['cpu_share_median']:.2f} | {r['load_median']:.1f} |")
+        lines.append("")
+    goal = [r for r in s["rows"] if r["k"] == GOAL_K and r["strategy"] == "finetune"]
+    if goal:
+        lines += ["## Goal (k = 5, fine-tune): above 60.45 % and under 60 s of training", ""]
+        for r in goal:
+            ok_acc = r["top1_mean"] > PAPER_10PCT
+            idle_est = r["train_cpu_s_median"] / 2
+            lines.append(f"- {_label(r['encoder'])}: {r['top1_mean']:.2f} % ({'above' if ok_acc else 'below'} "
+                         f"{PAPER_10PCT}); training {r['train_s_median']:.1f} s wall at CPU share "
+                         f"{r['cpu_share_median']:.2f} ({r['train_cpu_s_median']:.1f} CPU s, about "
+                         f"{idle_est:.1f} s on an idle 2-core machine)")
+        lines.append("")
+    path.write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe")
+    p.add_argument("--ks", default="1,3,5,10")
+    p.add_argument("--draws", type=int, default=5)
+    p.add_argument("--strategies", default="linear,finetune")
+    p.add_argument("--encoders", default="default,scratch", help="comma list of default, scratch, ssl=PATH")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "fewshot.json")
+    p.add_argument("--summarize", action="store_true", help="only rewrite OUT.md from OUT")
+    a = p.parse_args(argv)
+    doc: dict[str, Any] = json.loads(a.out.read_text()) if a.out.exists() else {}
+    if a.summarize:
+        write_markdown(doc, a.out.with_suffix(".md"))
+        return 0
+    if not a.data.exists():
+        print(f"fewshot: NW-UCLA data not found at {a.data} (see ../shared/README.md)", file=sys.stderr)
+        return 2
+    import torch
+
+    torch.set_num_threads(a.threads)
+    doc.setdefault("runs", [])
+    doc |= {"machine": _machine(a.threads), "draws": a.draws, "test": "NW-UCLA view 3",
+            "train_pool": "NW-UCLA views 1+2", "paper_10pct": PAPER_10PCT}
+    done = {(r["encoder"], r["strategy"], r["k"], r["draw"]) for r in doc["runs"]}
+    config, train, test = _load(a.data)
+    ks = [int(k) for k in a.ks.split(",")]
+    for enc in a.encoders.split(","):
+        weights = _encoder_weights(enc)
+        feats: dict[str, Any] = {}
+        for strategy in a.strategies.split(","):
+            for k in ks:
+                for draw in range(a.draws):
+                    if (enc, strategy, k, draw) in done:
+                        continue
+                    r = run_one(config, train, test, weights, enc, strategy, k, draw, feats)
+                    doc["runs"].append(r)
+                    print(f"{enc:>10} {strategy:>8} k={k:<2} draw {draw}: {r['top1']:.2f} % "
+                          f"train {r['train_s']:.1f} s (cpu {r['train_cpu_s']:.1f} s, share {r['cpu_share']:.2f}, "
+                          f"load {r['load_before']:.1f})", flush=True)
+                    a.out.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = a.out.with_name(a.out.name + ".tmp")
+                    tmp.write_text(json.dumps(doc | summarize(doc), indent=1) + "\n")
+                    tmp.replace(a.out)
+                    write_markdown(doc, a.out.with_suffix(".md"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
