@@ -60,6 +60,8 @@ def _bar(total: int, desc: str, quiet: bool):
 
 @_closing
 def cmd_import(a: argparse.Namespace) -> int:
+    from ms2l.extract import VideoError
+
     lib = _library(a)
     ids: list[int] = []
     t0 = time.perf_counter()
@@ -77,8 +79,11 @@ def cmd_import(a: argparse.Namespace) -> int:
                     if total and bar.total != total:
                         bar.total = total
                     bar.update(done - bar.n)
-                ids.append(lib.import_video(p, a.label, mirrored=a.mirrored, start_s=a.start, end_s=a.end,
-                                            max_frames=a.max_frames, progress=on_frame))
+                try:
+                    ids.append(lib.import_video(p, a.label, mirrored=a.mirrored, start_s=a.start, end_s=a.end,
+                                                max_frames=a.max_frames, progress=on_frame))
+                except VideoError as e:  # an unreadable video is bad input, not a crash
+                    raise LibraryError(str(e)) from None
         print(f"imported {p}", file=sys.stderr)
     infos = lib.list(ids=ids)
     _print({"command": "clips import", "library": str(lib.root), "ids": ids,

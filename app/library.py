@@ -256,12 +256,12 @@ class Library:
     def __init__(self, root: str | Path | None = None, *, create: bool = True, timeout_s: float = 10.0) -> None:
         self.root = Path(root) if root is not None else default_library_dir()
         self.db_path = self.root / DB_NAME
+        if self.root.exists() and not self.root.is_dir():
+            raise LibraryError(f"{self.root} is a file, not a library folder")
         if not self.db_path.exists():
             if not create:
                 raise LibraryError(f"no clip library at {self.root} ({DB_NAME} is missing)")
             self.root.mkdir(parents=True, exist_ok=True)
-        elif self.root.is_file():
-            raise LibraryError(f"{self.root} is a file, not a library folder")
         self._lock = threading.RLock()
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per clip.
         self._db = sqlite3.connect(str(self.db_path), timeout=timeout_s, isolation_level=None,

@@ -118,6 +118,9 @@ def test_clips_commands_train_and_evaluate(tmp_path, nwucla_dir, ntu_dir, tiny_e
     assert ev["n"] == 9 and ev["split"] == "library" and len(ev["confusion"]) == 3
     r = ms2l("train", "--library", lib, "--strategy", "scratch", "--out", model, check=False)
     assert r.returncode == 2 and "not available with --library" in r.stderr
+    (tmp_path / "broken.mp4").write_bytes(b"not a video")
+    r = ms2l("clips", "import", tmp_path / "broken.mp4", "--label", "x", "--library", lib, check=False)
+    assert r.returncode == 2 and "cannot open" in r.stderr
     r = ms2l("clips", "list", "--library", tmp_path / "none", check=False)
     assert r.returncode == 2 and "no clip library" in r.stderr
 

@@ -149,3 +149,4 @@ def test_window_without_library_is_unchanged(qtbot, tmp_path):
                       read_metadata=lambda spec: {}, poll_ms=10, library=bad, dialogs=False)
     qtbot.addWidget(win2)
     assert win2.library_ui is None and "clip library cannot be opened" in win2.errors[-1]
+    assert "is a file, not a library folder" in win2.errors[-1]
