@@ -230,15 +230,13 @@ def add_commands(sub: Any) -> None:
 
 def cmd_train_library(a: argparse.Namespace) -> int:
     """``ms2l train --library DIR``: :func:`app.finetune.run_finetune` with the command's options."""
-    from ms2l.config import TaskConfig  # noqa: F401 - validates --tasks below
-
     from .finetune import STRATEGIES, FinetuneSpec, format_confusion, run_finetune
 
     if a.strategy not in STRATEGIES:
         raise LibraryError(f"--strategy {a.strategy} is not available with --library; choose from {', '.join(STRATEGIES)}")
     labels = tuple(s.strip() for s in a.labels.split(",") if s.strip()) if getattr(a, "labels", None) else None
     spec = FinetuneSpec(labels=labels, strategy=a.strategy, encoder=str(a.encoder or "default"), epochs=a.epochs,
-                        lr=a.lr, val_fraction=a.val_fraction, seed=a.seed, device=a.device)
+                        lr=a.lr, val_fraction=a.val_fraction, seed=a.seed, device=a.device, tasks=a.tasks)
     from tqdm import tqdm
 
     with tqdm(total=None, desc=f"train ({a.strategy})", unit="epoch", file=sys.stderr) as bar:

@@ -58,6 +58,7 @@ class FinetuneSpec:
     val_fraction: share of each action's clips held out for validation (0: none).
     use_unlabelled: ``joint`` runs the MS²L tasks on the library's unlabelled clips.
     name: file name in the registry (None: ``mine-<date>-<time>``).
+    tasks: ``joint``: comma list of the MS²L tasks to add.
     """
 
     labels: tuple[str, ...] | None = None
@@ -71,6 +72,7 @@ class FinetuneSpec:
     use_unlabelled: bool = True
     name: str | None = None
     device: str = "auto"
+    tasks: str = "motion,jigsaw,contrastive"  # joint: the MS²L tasks added
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -246,7 +248,10 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
         tr_idx, va_idx = stratified_split(clips.labels, spec.val_fraction, spec.seed)
         train, val = clips.subset(tr_idx), (clips.subset(va_idx) if len(va_idx) else None)
         check()
-        plan = training_plan(spec.strategy, len(train), epochs=spec.epochs, lr=spec.lr, seed=spec.seed)
+        from ms2l.config import TaskConfig
+
+        plan = training_plan(spec.strategy, len(train), epochs=spec.epochs, lr=spec.lr, seed=spec.seed,
+                             tasks=TaskConfig.from_names(spec.tasks))
         total = sum(r.epochs for r in plan)
         done = 0
         history: list[dict[str, Any]] = []
