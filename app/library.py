@@ -511,6 +511,12 @@ class Library:
         video = Path(video)
         if extract is None:
             from ms2l.extract import extract_video as extract
+        if end_s is not None:
+            # No need to run the pose estimator past the stretch (frames count from 0 at 0 s).
+            rate = _video_fps(video)
+            if rate:
+                need = int(math.ceil((end_s + 1.0) * rate)) + 1
+                max_frames = need if max_frames is None else min(max_frames, need)
         r = extract(video, mirrored=mirrored, max_frames=max_frames, progress=False, on_frame=progress)
         joints, conf, t = r["joints"], r["confidence"], np.asarray(r["timestamps"], np.float64)
         fps = r.get("fps") or None
@@ -746,6 +752,21 @@ def prepare_clip(clip: Clip, config: Any) -> np.ndarray:
     grid = ts[-1] - np.arange(n - 1, -1, -1) / config.fps
     joints, conf = interpolate(ts, clip.joints[seen], clip.confidence[seen], grid)
     return prepare(joints, conf, config, source_fps=config.fps)
+
+
+def _video_fps(video: Path) -> float | None:
+    """The frame rate a video's container declares (None when it does not say)."""
+    try:
+        import cv2
+
+        cap = cv2.VideoCapture(str(video))
+        try:
+            fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        finally:
+            cap.release()
+    except Exception:  # noqa: BLE001 - only an optimisation
+        return None
+    return fps if math.isfinite(fps) and 0 < fps < 1000 else None
 
 
 def _video_preview(video: Path, index: int) -> bytes | None:
