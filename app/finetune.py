@@ -289,8 +289,9 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
             "data": {"source": "clip library", "library": str(lib.root), "train clips": len(train),
                      "validation clips": 0 if val is None else len(val),
                      "unlabelled clips": 0 if unlabelled is None else len(unlabelled),
-                     "clips per label": {lab: int((clips.labels == c).sum()) for c, lab in enumerate(labels)},
-                     "clip ids": [int(i) for i in clips.meta["id"]]},
+                     "clips per label": {lab: int((clips.labels == c).sum()) for c, lab in enumerate(labels)}},
+            "clip_ids": {"train": [int(i) for i in train.meta["id"]],
+                         "validation": [] if val is None else [int(i) for i in val.meta["id"]]},
             "encoder": {"path": str(spec.encoder), "recipe": enc_meta.get("recipe"), "data": enc_meta.get("data")},
             "metrics": metrics, "train_seconds": wall, "spec": asdict(spec),
         }

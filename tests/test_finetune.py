@@ -75,6 +75,7 @@ def test_job_runs_to_completion_and_its_model_loads(library, tiny_encoder, tmp_p
     model, meta = load_model(result.model_path)
     assert model.config.labels == result.labels and model.config.hidden == 32 and not model.has_ssl_heads
     assert meta["metrics"]["validation"]["n"] == 3 and meta["data"]["train clips"] == 9
+    assert len(meta["clip_ids"]["validation"]) == 3 and len(meta["clip_ids"]["train"]) == 9
     assert "your own library" in read_metadata(result.model_path)["description"]
     assert "## Labels" in result.card_path.read_text()
     # the new model reads library clips the way it was trained
