@@ -150,3 +150,10 @@ def test_window_without_library_is_unchanged(qtbot, tmp_path):
     qtbot.addWidget(win2)
     assert win2.library_ui is None and "clip library cannot be opened" in win2.errors[-1]
     assert "is a file, not a library folder" in win2.errors[-1]
+
+
+def test_ms2l_live_takes_a_library_option():
+    from app.ui.main import build_parser
+
+    assert build_parser().parse_args(["--library", "/tmp/lib"]).library == "/tmp/lib"
+    assert build_parser().parse_args([]).library is None
