@@ -552,12 +552,16 @@ class Library:
             raise FileNotFoundError(f"no such file: {path}")
         if suffix == ".skeleton":
             s = read_ntu_skeleton(path, max_bodies=1)
+            if len(s.confidence) == 0 or not (s.confidence[0] > 0).any():
+                raise LibraryError(f"{path}: no person in any frame (the file has no tracked body)")
             own = f"NTU A{s.action:03d}" if s.action is not None else None
             return [self.add(s.joints[0], s.confidence[0], None, fps=30.0, label=label or own, source=f"ntu:{s.name}")]
         if suffix == ".json":
             from ms2l.datasets import NWUCLA_FPS
 
             c = read_nwucla(path)
+            if not (c.confidence > 0).any():
+                raise LibraryError(f"{path}: no person in any frame")
             return [self.add(c.joints, c.confidence, None, fps=NWUCLA_FPS, label=label or c.label_name,
                              source=f"nw-ucla:{c.name}")]
         if suffix == ".txt":

@@ -305,3 +305,12 @@ def test_import_video_uses_pose_extraction(tmp_path, videos_dir):
     with pytest.raises(Stop):
         lib.import_video(videos_dir / "calisthenics-3people.avi", "x", max_frames=12, progress=cancel)
     assert len(lib) == 1
+
+
+def test_skeleton_files_without_a_person_are_refused(tmp_path):
+    lib = Library(tmp_path / "lib")
+    empty = tmp_path / "S001C001P001R001A001.skeleton"
+    empty.write_text("3\n0\n0\n0\n")  # three frames, no body in any
+    with pytest.raises(LibraryError, match="no person"):
+        lib.import_skeleton_file(empty)
+    assert len(lib) == 0 and lib.check() == []
