@@ -89,7 +89,9 @@ def extract_video(
                 height, width = image.shape[:2]
                 t = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
                 if not (math.isfinite(t) and t > last_t) or (index > 0 and t == 0):
-                    t = index / fps if fps > 0 else float(index)
+                    # Some containers report position 0 near the end: keep time moving forward.
+                    step = 1.0 / fps if fps > 0 else 1.0
+                    t = max(index * step, last_t + step) if index > 0 else 0.0
                 last_t = t
                 skeleton = pose_to_skeleton(estimator.process(Frame(image, t, index, str(video))))
                 if skeleton is None:

@@ -193,8 +193,6 @@ def test_ntu_zero_bodies_throughout(tmp_path, library):
     assert manifest["skipped_no_body"] == [path.name], "the training cache skips it, by name"
 
 
-@pytest.mark.xfail(reason="app/library.py (issue 6) stores an NTU file with no body as an empty clip; "
-                          "its PKU-MMD import already refuses the same case", strict=False)
 def test_library_refuses_an_ntu_file_with_zero_bodies(tmp_path):
     lib = Library(tmp_path / "lib")
     with pytest.raises(LibraryError, match="no person"):

@@ -81,3 +81,12 @@ def test_extract_missing_video_through_ms2l_main(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "nope.avi" in err and "does not exist" in err
     assert not (tmp_path / "x.npz").exists()
+
+
+def test_timestamps_always_increase(videos_dir):
+    # OpenCV reports position 0 for the last frames of this file; time must still move forward.
+    result = extract.extract_video(videos_dir / "ntu-two-person.avi")
+    t = result["timestamps"]
+    assert len(t) == 72
+    assert np.all(np.diff(t) > 0)
+    assert t[-1] == pytest.approx(71 / 30, abs=0.1)  # 72 frames at 30 fps, give or take a frame
