@@ -43,8 +43,9 @@ def _need_data(a: argparse.Namespace) -> None:
 
 
 def _data_args(p: argparse.ArgumentParser, split: bool = False, library: bool = False) -> None:
-    p.add_argument("--dataset", default="nw-ucla", choices=["nw-ucla", "ntu60", "ntu120"],
-                   help="nw-ucla (a folder of JSON clips) or ntu60/ntu120 (a cache from `ms2l prepare`); default nw-ucla")
+    p.add_argument("--dataset", default="nw-ucla", choices=["nw-ucla", "ntu60", "ntu120", "pkummd1", "pkummd2"],
+                   help="nw-ucla (a folder of JSON clips) or ntu60/ntu120/pkummd1/pkummd2 (a cache from "
+                        "`ms2l prepare`); default nw-ucla")
     p.add_argument("--data", required=not library, type=Path,
                    help="dataset folder, e.g. ../shared/datasets/nw-ucla/all_sqe, or an NTU cache folder"
                         + (" (or --library)" if library else ""))
@@ -173,11 +174,17 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_prepare(a: argparse.Namespace) -> int:
     from .ntu import prepare_cache
 
-    missing = None
-    if a.missing:
-        missing = [line.strip() for line in a.missing.read_text().splitlines() if line.strip()]
     t0 = time.perf_counter()
-    manifest = prepare_cache(a.raw, a.out, a.dataset, missing)
+    if a.dataset.startswith("pkummd"):
+        from .pkummd import prepare_pkummd
+        if a.split_file is None:
+            raise SystemExit("ms2l prepare: PKU-MMD needs --split-file (the dataset's cross-subject.txt or cross-view.txt)")
+        manifest = prepare_pkummd(a.raw, a.out, int(a.dataset[-1]), a.split_file)
+    else:
+        missing = None
+        if a.missing:
+            missing = [line.strip() for line in a.missing.read_text().splitlines() if line.strip()]
+        manifest = prepare_cache(a.raw, a.out, a.dataset, missing)
     summary = {"command": "prepare", **{k: v for k, v in manifest.items() if not isinstance(v, list)},
                "skipped_no_body": len(manifest["skipped_no_body"]), "unreadable": manifest["unreadable"],
                "cache": str(a.out), "wall_s": time.perf_counter() - t0}
@@ -261,12 +268,14 @@ def build_parser() -> argparse.ArgumentParser:
     _device_arg(q)
     q.set_defaults(func=cmd_train)
 
-    q = sub.add_parser("prepare", help="turn a raw NTU RGB+D .skeleton folder into a memory-mapped cache",
+    q = sub.add_parser("prepare", help="turn raw NTU RGB+D / PKU-MMD skeletons into a memory-mapped cache",
                        description="Read every .skeleton sample once (two most active bodies, official missing-sample "
                                    "list applied) into CACHE/joints.npy, confidence.npy and index.npz. Interrupted runs "
                                    "resume from the shards already written.")
-    q.add_argument("--dataset", required=True, choices=["ntu60", "ntu120"])
-    q.add_argument("--raw", required=True, type=Path, help="folder of raw .skeleton files")
+    q.add_argument("--dataset", required=True, choices=["ntu60", "ntu120", "pkummd1", "pkummd2"])
+    q.add_argument("--raw", required=True, type=Path,
+                   help="NTU: folder of raw .skeleton files; PKU-MMD: folder with skeleton/ and label/")
+    q.add_argument("--split-file", type=Path, help="PKU-MMD: the official split file (cross-subject.txt or cross-view.txt)")
     q.add_argument("--out", required=True, type=Path, metavar="CACHE", help="cache folder to write")
     q.add_argument("--missing", type=Path, help="extra list of sample names to skip (e.g. the official NTU-120 list)")
     q.set_defaults(func=cmd_prepare)

@@ -18,7 +18,8 @@ from .preprocess import prepare
 #: Frame rate this project assumes for the NW-UCLA release (see README, "NW-UCLA frame rate").
 NWUCLA_FPS = 15.0
 NWUCLA_LABELS: tuple[str, ...] = tuple(NWUCLA_ACTIONS[a] for a in sorted(NWUCLA_ACTIONS))
-DATASETS = ("nw-ucla", "ntu60", "ntu120")
+DATASETS = ("nw-ucla", "ntu60", "ntu120", "pkummd1", "pkummd2")
+CACHED = ("ntu60", "ntu120", "pkummd1", "pkummd2")
 
 
 @dataclass
@@ -85,7 +86,7 @@ def nwucla_split(clips: ClipSet, split: str) -> ClipSet:
 
 def dataset_config(name: str, base: ModelConfig) -> ModelConfig:
     """The input layout a new model needs for dataset ``name`` (NTU: two persons)."""
-    if name in ("ntu60", "ntu120"):
+    if name in CACHED:
         return base.replace(persons=2)
     if name != "nw-ucla":
         raise ValueError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
@@ -95,7 +96,7 @@ def dataset_config(name: str, base: ModelConfig) -> ModelConfig:
 def load_dataset(name: str, data_dir: str | Path, config: ModelConfig, split: str, progress: bool = False,
                  protocol: str | None = None) -> ClipSet:
     """A split of a dataset, prepared for ``config``: NW-UCLA from its JSON folder, NTU from a prepared cache."""
-    if name in ("ntu60", "ntu120"):
+    if name in CACHED:
         from .ntu import load_ntu
         return load_ntu(data_dir, config, split, protocol, progress, dataset=name)
     if name != "nw-ucla":

@@ -75,7 +75,9 @@ XSUB120_TRAIN = XSUB60_TRAIN | frozenset({
     91, 92, 93, 94, 95, 97, 98, 100, 103})
 #: Cameras used for training in NTU-60 cross-view (camera 1 is the test view).
 XVIEW60_TRAIN_CAMERAS = frozenset({2, 3})
-PROTOCOLS = {"ntu60": ("xsub", "xview"), "ntu120": ("xsub", "xset")}
+PROTOCOLS = {"ntu60": ("xsub", "xview"), "ntu120": ("xsub", "xset"),
+             # PKU-MMD: the split file given to `ms2l prepare` (official x-sub or x-view list).
+             "pkummd1": ("xsub", "split-file"), "pkummd2": ("xsub", "split-file")}
 
 
 def official_missing() -> frozenset[str]:
@@ -101,62 +103,83 @@ def prepare_cache(raw: str | Path, out: str | Path, dataset: str = "ntu60",
     """Build (or finish building) the cache; returns the manifest."""
     if dataset not in PROTOCOLS:
         raise ValueError(f"unknown NTU dataset {dataset!r}; choose ntu60 or ntu120")
+    if dataset.startswith("pkummd"):
+        raise ValueError("PKU-MMD is prepared by ms2l.pkummd.prepare_pkummd")
     raw, out = Path(raw), Path(out)
     skip = set(official_missing()) | set(missing or ())
     files = [f for f in _sample_files(raw, dataset) if f.name.split(".")[0] not in skip]
     listed = len(_sample_files(raw, dataset)) - len(files)
-    shards = out / "shards"
-    shards.mkdir(parents=True, exist_ok=True)
-    chunks = [files[i:i + SHARD] for i in range(0, len(files), SHARD)]
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=len(files), desc=f"preparing {dataset}", unit="sample")
-    for k, chunk in enumerate(chunks):
-        path = shards / f"{k:05d}.npz"
-        if path.exists():  # resumable: this shard was finished by an earlier run
-            if bar is not None:
-                bar.update(len(chunk))
-            continue
-        _write_shard(chunk, path)
-        if bar is not None:
-            bar.update(len(chunk))
-    if bar is not None:
-        bar.close()
-    return _assemble(out, dataset, len(chunks), listed)
+    return build_cache(files, out, dataset, _read_ntu_file, listed, NTU_FPS, progress)
 
 
-def _write_shard(files: list[Path], path: Path) -> None:
+Sample = tuple  # (name, joints[T, M, 25, 3], confidence[T, M, 25], meta (setup, camera, subject, replication, action, split), bodies)
+
+
+def _read_ntu_file(f: Path) -> list[Sample]:
+    s = read_ntu_skeleton(f, max_bodies=PERSONS)
+    j, c = _pad_persons(s.joints, s.confidence)
+    return [(s.name, j.transpose(1, 0, 2, 3), c.transpose(1, 0, 2),
+             (s.setup, s.camera, s.performer, s.replication, s.action, -1), len(s.chosen))]
+
+
+def _pad_persons(j: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``[M, T, 25, 3]``, ``[M, T, 25]`` padded with absent persons to :data:`PERSONS`."""
+    if j.shape[0] < PERSONS:
+        j = np.concatenate([j, np.zeros((PERSONS - j.shape[0], *j.shape[1:]), np.float32)])
+        c = np.concatenate([c, np.zeros((PERSONS - c.shape[0], *c.shape[1:]), np.float32)])
+    return j[:PERSONS], c[:PERSONS]
+
+
+def _write_shard(items: list, path: Path, read=_read_ntu_file) -> None:
+    """Read ``items`` (files) with ``read`` and write their samples as one shard, atomically."""
     joints, conf, names, meta, lengths, bodies, empty, bad = [], [], [], [], [], [], [], []
-    for f in files:
+    for item in items:
         try:
-            s = read_ntu_skeleton(f, max_bodies=PERSONS)
+            samples = read(item)
         except SkeletonFileError as e:
-            bad.append(f"{f.name}: {e.problem}")
+            bad.append(f"{Path(e.path).name}: {e.problem}")
             continue
-        j, c = s.joints, s.confidence
-        if j.shape[0] < PERSONS:  # pad to two persons
-            j = np.concatenate([j, np.zeros((PERSONS - j.shape[0], *j.shape[1:]), np.float32)])
-            c = np.concatenate([c, np.zeros((PERSONS - c.shape[0], *c.shape[1:]), np.float32)])
-        if not (c > 0).any():
-            empty.append(f.name)
-            continue
-        joints.append(j.transpose(1, 0, 2, 3))
-        conf.append(c.transpose(1, 0, 2).astype(np.float16))
-        names.append(s.name)
-        meta.append((s.setup, s.camera, s.performer, s.replication, s.action))
-        lengths.append(j.shape[1])
-        bodies.append(len(s.chosen))
+        for name, j, c, m, b in samples:
+            if not (c > 0).any():
+                empty.append(name)
+                continue
+            joints.append(j)
+            conf.append(c.astype(np.float16))
+            names.append(name)
+            meta.append(m)
+            lengths.append(len(j))
+            bodies.append(b)
     tmp = path.with_name(path.name + ".tmp.npz")
     np.savez(tmp, joints=np.concatenate(joints) if joints else np.zeros((0, PERSONS, 25, 3), np.float32),
              confidence=np.concatenate(conf) if conf else np.zeros((0, PERSONS, 25), np.float16),
-             names=np.array(names), meta=np.array(meta, dtype=np.int32).reshape(-1, 5),
+             names=np.array(names), meta=np.array(meta, dtype=np.int32).reshape(-1, 6),
              lengths=np.array(lengths, dtype=np.int64), bodies=np.array(bodies, dtype=np.int8),
              empty=np.array(empty), bad=np.array(bad))
     os.replace(tmp, path)
 
 
-def _assemble(out: Path, dataset: str, n_shards: int, listed: int) -> dict:
+def build_cache(items: list, out: Path, dataset: str, read, listed: int = 0, fps: float = NTU_FPS,
+                progress: bool = True) -> dict:
+    """Shard by shard (resumable), then assemble the memory-mapped cache."""
+    shards = out / "shards"
+    shards.mkdir(parents=True, exist_ok=True)
+    chunks = [items[i:i + SHARD] for i in range(0, len(items), SHARD)]
+    bar = None
+    if progress:
+        from tqdm import tqdm
+        bar = tqdm(total=len(items), desc=f"preparing {dataset}", unit="file")
+    for k, chunk in enumerate(chunks):
+        path = shards / f"{k:05d}.npz"
+        if not path.exists():  # resumable: a shard finished by an earlier run is kept
+            _write_shard(chunk, path, read)
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    return _assemble(out, dataset, len(chunks), listed, fps)
+
+
+def _assemble(out: Path, dataset: str, n_shards: int, listed: int, fps: float = NTU_FPS) -> dict:
     shards = [np.load(out / "shards" / f"{k:05d}.npz") for k in range(n_shards)]
     total = int(sum(s["lengths"].sum() for s in shards))
     joints = np.lib.format.open_memmap(out / "joints.npy.tmp", mode="w+", dtype=np.float32, shape=(total, PERSONS, 25, 3))
@@ -171,14 +194,14 @@ def _assemble(out: Path, dataset: str, n_shards: int, listed: int) -> dict:
     os.replace(out / "joints.npy.tmp", out / "joints.npy")
     os.replace(out / "confidence.npy.tmp", out / "confidence.npy")
     lengths = np.concatenate([s["lengths"] for s in shards]) if shards else np.zeros(0, np.int64)
-    meta = np.concatenate([s["meta"] for s in shards]) if shards else np.zeros((0, 5), np.int32)
+    meta = np.concatenate([s["meta"] for s in shards]) if shards else np.zeros((0, 6), np.int32)
     np.savez(out / "index.npz", names=np.concatenate([s["names"] for s in shards]) if shards else np.array([]),
              offsets=np.concatenate([[0], np.cumsum(lengths)]), setup=meta[:, 0], camera=meta[:, 1],
-             subject=meta[:, 2], replication=meta[:, 3], action=meta[:, 4],
+             subject=meta[:, 2], replication=meta[:, 3], action=meta[:, 4], split=meta[:, 5],
              bodies=np.concatenate([s["bodies"] for s in shards]) if shards else np.zeros(0, np.int8))
     manifest = {
         "version": CACHE_VERSION, "dataset": dataset, "samples": int(len(lengths)), "frames": total,
-        "fps": NTU_FPS, "persons": PERSONS,
+        "fps": fps, "persons": PERSONS,
         "skipped_official_missing": listed,
         "skipped_no_body": sorted(str(x) for s in shards for x in s["empty"]),
         "unreadable": sorted(str(x) for s in shards for x in s["bad"]),
@@ -191,7 +214,9 @@ def split_mask(index: dict, dataset: str, protocol: str, split: str) -> np.ndarr
     """Boolean mask of the samples in ``split`` (train/test) of ``protocol``."""
     if protocol not in PROTOCOLS[dataset]:
         raise ValueError(f"{dataset} protocols are {', '.join(PROTOCOLS[dataset])}, not {protocol!r}")
-    if protocol == "xsub":
+    if dataset.startswith("pkummd"):
+        train = index["split"] == 1  # decided by the split file at prepare time
+    elif protocol == "xsub":
         train = np.isin(index["subject"], sorted(XSUB60_TRAIN if dataset == "ntu60" else XSUB120_TRAIN))
     elif protocol == "xview":
         train = np.isin(index["camera"], sorted(XVIEW60_TRAIN_CAMERAS))
@@ -222,7 +247,10 @@ def load_ntu(cache: str | Path, config: ModelConfig, split: str, protocol: str |
     index = dict(np.load(cache / "index.npz"))
     joints = np.load(cache / "joints.npy", mmap_mode="r")
     conf = np.load(cache / "confidence.npy", mmap_mode="r")
-    labels_all = NTU60_LABELS if dataset == "ntu60" else NTU120_LABELS
+    if dataset.startswith("pkummd"):
+        from .pkummd import PKU_LABELS as labels_all
+    else:
+        labels_all = NTU60_LABELS if dataset == "ntu60" else NTU120_LABELS
     sel = np.flatnonzero(split_mask(index, dataset, protocol or "xsub", split))
     it = sel
     if progress:
