@@ -24,7 +24,7 @@ Synthesised joints (confidence capped at ``SYNTHESISED``):
 from __future__ import annotations
 
 from .image import ImageLayoutAdapter
-from .mediapipe import NECK_FRACTION, SPINE_MID_FRACTION, _lerp, _mid
+from .mediapipe import _lerp, _mid, _torso
 from .table import Recipe
 
 COCO17_KEYPOINTS: tuple[str, ...] = (
@@ -56,15 +56,7 @@ def _limbs(r: dict[str, Recipe]) -> None:
 
 
 def _coco_recipes() -> dict[str, Recipe]:
-    hips, shoulders = _mid("left_hip", "right_hip"), _mid("left_shoulder", "right_shoulder")
-    ears = _mid("left_ear", "right_ear")
-    r: dict[str, Recipe] = {
-        "spine_base": hips,
-        "spine_shoulder": shoulders,
-        "spine_mid": _lerp(hips, shoulders, SPINE_MID_FRACTION),
-        "head": ears,
-        "neck": _lerp(shoulders, ears, NECK_FRACTION),
-    }
+    r = _torso(_mid("left_hip", "right_hip"), _mid("left_shoulder", "right_shoulder"), _mid("left_ear", "right_ear"))
     _limbs(r)
     for side in ("left", "right"):
         r[f"{side}_foot"] = ((f"{side}_ankle", 1.0),)
@@ -72,15 +64,7 @@ def _coco_recipes() -> dict[str, Recipe]:
 
 
 def _body25_recipes() -> dict[str, Recipe]:
-    hips, shoulders = (("mid_hip", 1.0),), (("neck", 1.0),)
-    ears = _mid("left_ear", "right_ear")
-    r: dict[str, Recipe] = {
-        "spine_base": hips,
-        "spine_shoulder": shoulders,
-        "spine_mid": _lerp(hips, shoulders, SPINE_MID_FRACTION),
-        "head": ears,
-        "neck": _lerp(shoulders, ears, NECK_FRACTION),
-    }
+    r = _torso((("mid_hip", 1.0),), (("neck", 1.0),), _mid("left_ear", "right_ear"))
     _limbs(r)
     for side in ("left", "right"):
         r[f"{side}_foot"] = _mid(f"{side}_ankle", f"{side}_big_toe")

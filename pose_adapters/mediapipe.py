@@ -74,15 +74,19 @@ def _mid(*names: str) -> Recipe:
     return tuple((n, 1.0 / len(names)) for n in names)
 
 
-def _mediapipe_recipes() -> dict[str, Recipe]:
-    hips, shoulders, ears = _mid("left_hip", "right_hip"), _mid("left_shoulder", "right_shoulder"), _mid("left_ear", "right_ear")
-    r: dict[str, Recipe] = {
+def _torso(hips: Recipe, shoulders: Recipe, ears: Recipe) -> dict[str, Recipe]:
+    """Spine, neck and head joints from hip, shoulder and ear centres (shared by the 2D layouts too)."""
+    return {
         "spine_base": hips,
         "spine_shoulder": shoulders,
         "spine_mid": _lerp(hips, shoulders, SPINE_MID_FRACTION),
         "head": ears,
         "neck": _lerp(shoulders, ears, NECK_FRACTION),
     }
+
+
+def _mediapipe_recipes() -> dict[str, Recipe]:
+    r = _torso(_mid("left_hip", "right_hip"), _mid("left_shoulder", "right_shoulder"), _mid("left_ear", "right_ear"))
     for side in ("left", "right"):
         for joint in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle"):
             r[f"{side}_{joint}"] = ((f"{side}_{joint}", 1.0),)
