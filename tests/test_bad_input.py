@@ -190,7 +190,7 @@ def test_ntu_zero_bodies_throughout(tmp_path, library):
     assert prepare(s.joints, s.confidence, cfg).shape[0] == 0, "no frame with a person reaches a model"
     from ms2l.ntu import prepare_cache
     manifest = prepare_cache(tmp_path, tmp_path / "cache", "ntu60", progress=False)
-    assert manifest["skipped_no_body"] == [path.name], "the training cache skips it, by name"
+    assert manifest["skipped_no_body"] == [path.stem], "the training cache skips it, by sample name"
 
 
 def test_library_refuses_an_ntu_file_with_zero_bodies(tmp_path):
