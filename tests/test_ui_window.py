@@ -277,3 +277,18 @@ def test_overlay_drawn_in_window(qtbot, tmp_path, models_dir):
     win.overlay_action.setChecked(False)
     without = win.video.grab().toImage()
     assert with_overlay != without
+
+
+def test_reconnect_reopens_the_lost_source(qtbot, tmp_path, models_dir):
+    rt = FakeRuntime()
+    win = make_window(qtbot, tmp_path, models_dir, runtime=rt)
+    win.reconnect()  # nothing opened yet: says so, opens nothing
+    assert rt.opened == [] and "Nothing to reconnect" in win.statusBar().currentMessage()
+    open_and_wait(qtbot, win, "red.avi")
+    rt.push_error(RuntimeError("camera:0 stopped delivering frames"))
+    qtbot.waitUntil(lambda: bool(win.errors), timeout=2000)
+    first = rt.source
+    win.reconnect_action.trigger()
+    qtbot.waitUntil(lambda: not win.opening and len(rt.opened) == 2, timeout=3000)
+    assert win.source_spec == "red.avi" and first.closed and rt.source is not first
+    assert any("Reconnect" in text for _, text in HelpDialog(win.shortcut_actions()).shortcuts())

@@ -257,6 +257,7 @@ class MainWindow(QMainWindow):
         self.open_folder_action = self._action("Open &folder…", "Ctrl+Shift+O", self.picker.open_folder)
         self.open_url_action = self._action("Open stream &URL…", "Ctrl+U", self.picker.open_url)
         self.pause_action = self._action("&Pause", "Space", self.toggle_pause)
+        self.reconnect_action = self._action("&Reconnect", "Ctrl+R", self.reconnect)
         self.loop_action = self._action("&Loop video files", "L", lambda on: self.change_settings(loop=on), True, s.loop)
         self.mirror_action = self._action("&Mirror video", "M", lambda on: self.change_settings(mirror=on), True, s.mirror)
         self.overlay_action = self._action("Show s&keleton", "S", lambda on: self.change_settings(overlay=on), True, s.overlay)
@@ -269,6 +270,7 @@ class MainWindow(QMainWindow):
             m.addAction(a)
         m.addSeparator()
         m.addAction(self.pause_action)
+        m.addAction(self.reconnect_action)
         m.addAction(self.loop_action)
         m.addSeparator()
         m.addAction(self.quit_action)
@@ -292,7 +294,7 @@ class MainWindow(QMainWindow):
 
     def shortcut_actions(self) -> list[QAction]:
         return [self.open_video_action, self.open_folder_action, self.open_url_action, self.pause_action,
-                self.loop_action, self.mirror_action, self.overlay_action, self.settings_action,
+                self.reconnect_action, self.loop_action, self.mirror_action, self.overlay_action, self.settings_action,
                 self.help_action, self.quit_action]
 
     # -- polling -----------------------------------------------------------------
@@ -392,6 +394,13 @@ class MainWindow(QMainWindow):
     @property
     def source_spec(self) -> str | None:
         return self._source_spec
+
+    def reconnect(self) -> None:
+        """Open the current source afresh: a camera plugged back in, a stream that is up again."""
+        if self._source_spec is None:
+            self.statusBar().showMessage("Nothing to reconnect: open a camera, video or stream first", 4000)
+            return
+        self.open_source(self._source_spec)
 
     def toggle_pause(self) -> None:
         self._set_paused(not self._paused)
