@@ -192,7 +192,8 @@ def markdown(result: dict) -> str:
         lines.append(f"| {name} | **{r['mean']:.2f} ± {r['std']:.2f}** | {', '.join(f'{v:.1f}' for v in r['seeds'])} | {PAPER[key]} |")
     extra = [("finetune", "fine-tune, all labels"), ("semi_1_linear", "1 % labels, linear probe"),
              ("semi_10_linear", "10 % labels, linear probe"), ("linear_random_encoder", "linear probe on a random encoder")]
-    lines += ["", "Further rows:", "", "| setting | mean ± std | per seed |", "| --- | --- | --- |"]
+    if any(key in result for key, _ in extra):
+        lines += ["", "Further rows:", "", "| setting | mean ± std | per seed |", "| --- | --- | --- |"]
     for key, name in extra:
         if key not in result:
             continue
