@@ -283,14 +283,10 @@ def cmd_evaluate_library(a: argparse.Namespace) -> int:
     result = evaluate(model, clips, device)
     result |= {"model": str(a.model), "library": str(lib.root), "split": "library", "clip_ids": clips.meta["id"].tolist(),
                "labels_not_in_model": other, "seconds": time.perf_counter() - t0}
-    if a.out:
-        Path(a.out).write_text(json.dumps(result, indent=2) + "\n")
-    if a.json:
-        print(json.dumps(result))
-    else:
-        print(f"top-1 {result['top1']:.2f} % on {result['n']} library clips")
-        for name, acc in result["per_class"].items():
-            print(f"  {name:<24} {'-' if acc is None else f'{acc:5.1f} %'}")
+    from ms2l.cli import report_evaluation
+
+    report_evaluation(result, a.out, a.json, "library clips")
+    if not a.json:
         if other:
             print(f"  (not evaluated: clips labelled {', '.join(other)}, which this model does not know)")
     return 0

@@ -212,15 +212,20 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     result = evaluate(model, clips, device)
     result |= {"model": str(a.model), "dataset": a.dataset, "split": a.split, "seconds": time.perf_counter() - t0}
-    if a.out:
-        _write_json(Path(a.out), result)
-    if a.json:
+    report_evaluation(result, a.out, a.json, f"clips ({a.dataset}, {a.split})")
+    return 0
+
+
+def report_evaluation(result: dict[str, Any], out: Path | None, as_json: bool, what: str) -> None:
+    """Write ``result`` to ``out`` (if given) and print it: one JSON line, or a per-class table."""
+    if out:
+        _write_json(Path(out), result)
+    if as_json:
         print(json.dumps(result))
     else:
-        print(f"top-1 {result['top1']:.2f} % on {result['n']} clips ({a.dataset}, {a.split})")
+        print(f"top-1 {result['top1']:.2f} % on {result['n']} {what}")
         for name, acc in result["per_class"].items():
             print(f"  {name:<24} {'-' if acc is None else f'{acc:5.1f} %'}")
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
