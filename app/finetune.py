@@ -32,7 +32,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .library import Library, LibraryError
+from .clips import Library, LibraryError
 
 STRATEGIES = ("linear", "finetune", "joint")
 Progress = Callable[[dict[str, Any]], None]
@@ -120,7 +120,7 @@ def training_plan(strategy: str, n_train: int, *, epochs: int | None = None, lr:
     (never the test view), see ``benchmarks/fewshot.py``.
     """
     from ms2l.config import TaskConfig
-    from ms2l.train import Recipe
+    from ms2l.config import Recipe
 
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
@@ -190,7 +190,7 @@ def unique_model_path(models_dir: Path, name: str | None) -> Path:
 
 def models_dir() -> Path:
     """The user's model registry (``MS2L_USER_MODELS`` overrides)."""
-    from .ui.models import user_models_dir  # Qt-free module: the one place the registry is defined
+    from .paths import user_models_dir
 
     return user_models_dir()
 
@@ -205,13 +205,15 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
     ``phase`` (``prepare``, ``train``, ``evaluate``, ``save``, ``done``), a ``message``
     and, while training, ``epoch``/``epochs`` (over all stages), ``stage``, ``loss``,
     ``train_acc`` and ``val_acc`` (%) and ``fraction`` (0..1).  ``should_stop()``
-    returning True raises :class:`ms2l.train.Cancelled` (nothing is saved).
+    returning True raises :class:`ms2l.errors.Cancelled` (nothing is saved).
     """
     import torch
 
-    from ms2l.card import model_card
-    from ms2l.checkpoint import save_model
-    from ms2l.train import Cancelled, evaluate, resolve_device, train_classifier
+    from ms2l.checkpoint import save_bundle
+    from ms2l.device import resolve_device
+    from ms2l.errors import Cancelled
+    from ms2l.evaluate import evaluate
+    from ms2l.train import train_classifier
 
     def tell(**ev: Any) -> None:
         if progress is not None:
@@ -277,7 +279,7 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
         reg = Path(registry) if registry is not None else models_dir()
         path = Path(out) if out is not None else unique_model_path(reg, spec.name)
         if path.suffix != ".safetensors":
-            path = path.with_suffix(".safetensors")
+            path = path.with_name(path.name + ".safetensors")
         tell(phase="save", message=f"Saving {path.name}…", fraction=1.0)
         metrics = {"validation": result_val} if result_val is not None else {}
         metrics["train"] = result_train
@@ -295,9 +297,8 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
             "encoder": {"path": str(spec.encoder), "recipe": enc_meta.get("recipe"), "data": enc_meta.get("data")},
             "metrics": metrics, "train_seconds": wall, "spec": asdict(spec),
         }
-        save_model(model, path, info, include_ssl_heads=False)
+        path = save_bundle(model, path, info)
         card = path.with_suffix(".md")
-        card.write_text(model_card(info | {"config": config.to_dict()}, title=path.stem))
         tell(phase="done", message=f"Saved {path.name}", fraction=1.0)
         return FinetuneResult(path, card, labels, spec.strategy, len(train), 0 if val is None else len(val),
                               0 if unlabelled is None else len(unlabelled), wall, history, result_val, result_train,

@@ -53,7 +53,7 @@ def _machine(threads: int) -> str:
 
 def _load(data: Path):
     from ms2l.checkpoint import load_model
-    from ms2l.datasets import NWUCLA_LABELS, load_nwucla, nwucla_split
+    from ms2l.data.nwucla import NWUCLA_LABELS, load_nwucla, nwucla_split
 
     enc, _ = load_model("default")
     config = enc.config.replace(labels=NWUCLA_LABELS)
@@ -90,7 +90,7 @@ def run_one(config, train, test, weights, encoder: str, strategy: str, k: int, d
     import torch
 
     from app.finetune import FINETUNE_LR, training_plan
-    from ms2l.datasets import per_class_sample
+    from ms2l.data import per_class_sample
     from ms2l.model import MS2L
     from ms2l.train import evaluate, extract_features, train_classifier
 

@@ -87,7 +87,7 @@ def load_or_random(spec: str | None):
     (timings do not depend on the weights)."""
     from ms2l.checkpoint import ModelFileError, load_model
     from ms2l.config import ModelConfig
-    from ms2l.datasets import NWUCLA_LABELS
+    from ms2l.data import NWUCLA_LABELS
     from ms2l.model import MS2L
 
     if spec:
@@ -180,7 +180,7 @@ class CameraLike:
     """
 
     def __init__(self, path: Path, n: int, fps: float = CAMERA_FPS):
-        from app.sources import open_source
+        from app.live.sources import open_source
 
         self.src = open_source(path, loop=True)
         self.name, self.mirrored, self.fps, self.n, self.i = path.name, False, fps, n, 0
@@ -204,8 +204,8 @@ class CameraLike:
 
 
 def make_runtime(model, **settings):
-    from app.recognizer import Recognizer
-    from app.runtime import Runtime, RuntimeSettings
+    from app.live.recognizer import Recognizer
+    from app.live.runtime import Runtime, RuntimeSettings
 
     rec = Recognizer(model, device="cpu", backend=settings.pop("backend", "onnx"))
     return Runtime(settings=RuntimeSettings(**settings), recognizer=rec)
@@ -270,7 +270,7 @@ def section_accuracy(model, data: Path, windows: list[int], ks: list[int], max_c
     """NW-UCLA view 3: clip top-1 per window length and backend; per-frame accuracy per every_k."""
     import torch
 
-    from ms2l.datasets import NWUCLA_FPS, NWUCLA_LABELS
+    from ms2l.data import NWUCLA_FPS, NWUCLA_LABELS
     from ms2l.preprocess import prepare
     from pose_adapters.readers import read_nwucla
 

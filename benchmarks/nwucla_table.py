@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ms2l.config import ModelConfig, TaskConfig  # noqa: E402
-from ms2l.datasets import load_nwucla, nwucla_split, stratified_fraction  # noqa: E402
+from ms2l.data import load_nwucla, nwucla_split, stratified_fraction  # noqa: E402
 from ms2l.model import MS2L  # noqa: E402
 from ms2l.train import default_recipe, evaluate, pretrain, resolve_device, train_classifier  # noqa: E402
 

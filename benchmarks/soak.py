@@ -3,7 +3,7 @@
     python benchmarks/soak.py                  # 100,000 frames; writes benchmarks/results/soak.{json,md}
     python benchmarks/soak.py --frames 5000 --out /tmp/soak.json   # a short check
 
-What runs is the app's own engine (:class:`app.runtime.Runtime` in threaded mode: capture thread,
+What runs is the app's own engine (:class:`app.live.runtime.Runtime` in threaded mode: capture thread,
 one-slot mailbox, worker thread, listeners, ``snapshot()`` and ``poll_errors()`` polled from the
 main thread as the window does), with the shipped model (``assets/default.safetensors``) and the
 runtime's defaults (ONNX Runtime on the CPU, ``every_k`` 3).  Only the camera and MediaPipe are
@@ -183,7 +183,7 @@ def window_stats(total: np.ndarray, model: np.ndarray) -> dict[str, Any]:
 
 
 def run(frames: int, model: str, sample_every: int, progress: bool) -> dict[str, Any]:
-    from app.runtime import Runtime, RuntimeSettings
+    from app.live.runtime import Runtime, RuntimeSettings
 
     settings = RuntimeSettings(realtime=False)  # every other setting: the runtime's defaults
     rt = Runtime(model, settings=settings, pose_factory=SyntheticPose)
@@ -302,7 +302,7 @@ def markdown(r: dict[str, Any]) -> str:
         "# Soak test: the threaded runtime over an hour of 30 fps input",
         "",
         f"`python benchmarks/soak.py` -- {r['frames']:,} frames ({r['media_hours']} h of 30 fps video) from a synthetic "
-        f"camera and a fake pose stage (MediaPipe world landmarks of a synthetic person) through `app.runtime.Runtime` "
+        f"camera and a fake pose stage (MediaPipe world landmarks of a synthetic person) through `app.live.runtime.Runtime` "
         f"in threaded mode with the shipped model `{Path(r['model']).name}`, backend {r['backend']} on {r['device']}, "
         f"every_k {r['every_k']}, window {r['window']} (the runtime's defaults). Warm-up: the first {r['warmup_frames']:,} frames.",
         "",

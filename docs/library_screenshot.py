@@ -26,7 +26,7 @@ def main() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PyQt6.QtWidgets import QApplication
 
-    from app.library import Library
+    from app.clips import Library
     from app.ui.train_dialog import TrainDialog
 
     app = QApplication.instance() or QApplication([])

@@ -19,6 +19,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from .config import ModelConfig
+from .errors import ModelFileError
 from .model import MS2L
 
 FORMAT_VERSION = 1
@@ -26,8 +27,6 @@ ASSETS_DIR = Path(os.environ.get("MS2L_ASSETS", Path(__file__).resolve().parent.
 DEFAULT_MODEL = "default.safetensors"
 
 
-class ModelFileError(ValueError):
-    """A model file that cannot be used, with the reason."""
 
 
 #: Upper bounds for sizes read from a model file's metadata: the model is built from the
@@ -67,16 +66,32 @@ def check_config(config: ModelConfig) -> None:
 
 
 def resolve_model(name: str | Path) -> Path:
-    """``"default"`` -> the shipped model in ``assets/``; anything else is a path."""
-    if str(name) == "default":
+    """The model file ``name`` means.
+
+    ``"default"`` is the shipped model; a name of another file in ``assets/``
+    (``nwucla``) is that shipped model; anything else is a path, with or without
+    its ``.safetensors`` suffix (``ms2l train --out runs/mine`` writes
+    ``runs/mine.safetensors``, and ``--model runs/mine`` finds it).
+    """
+    s = str(name)
+    if s == "default":
         path = ASSETS_DIR / DEFAULT_MODEL
         if not path.exists():
             raise ModelFileError(f"the default model is missing: {path} (see README, 'Default model')")
         return path
     path = Path(name)
-    if not path.exists():
-        raise ModelFileError(f"no model file at {path}")
-    return path
+    if path.is_file():
+        return path
+    candidates = [path.with_name(path.name + ".safetensors")] if path.suffix != ".safetensors" else []
+    if "/" not in s and "\\" not in s:
+        candidates.append(ASSETS_DIR / (s if s.endswith(".safetensors") else s + ".safetensors"))
+    for c in candidates:
+        if c.is_file():
+            return c
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder, not a model file (an encoder from `ms2l pretrain` is "
+                             f"{path / 'encoder.safetensors'})")
+    raise ModelFileError(f"no model file at {path}" + (f" or {candidates[0]}" if candidates else ""))
 
 
 def save_model(model: MS2L, path: str | Path, info: dict[str, Any] | None = None, include_ssl_heads: bool = True) -> Path:
@@ -96,6 +111,33 @@ def save_model(model: MS2L, path: str | Path, info: dict[str, Any] | None = None
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
     return path
+
+
+def save_bundle(model: MS2L, path: str | Path, info: dict[str, Any], *, summary: dict[str, Any] | None = None,
+                include_ssl_heads: bool = False, title: str | None = None) -> Path:
+    """A trained model as its user gets it: ``MODEL.safetensors``, its card ``MODEL.md`` and, when
+    ``summary`` is given, ``MODEL.json`` -- each written atomically (temporary file, then rename).
+
+    ``path`` without the ``.safetensors`` suffix gets it.  Returns the model file's path.
+    """
+    from .card import model_card
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        path = path.with_name(path.name + ".safetensors")
+    save_model(model, path, info, include_ssl_heads=include_ssl_heads)
+    write_text_atomic(path.with_suffix(".md"), model_card(info | {"config": model.config.to_dict()}, title=title or path.stem))
+    if summary is not None:
+        write_text_atomic(path.with_suffix(".json"), json.dumps(summary, indent=2) + "\n")
+    return path
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: readers see the old file or the new."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
 
 
 def read_metadata(path: str | Path) -> dict[str, Any]:

@@ -1,6 +1,9 @@
-"""``ms2l``: pretrain, train and evaluate MS²L skeleton action models.
+"""The MS²L library's commands: pretrain, train, prepare, evaluate and export.
 
-Each command shows a progress bar on stderr and writes a JSON summary.
+:func:`add_commands` registers them on any argparse sub-parser set (the app's
+``ms2l`` program adds its own beside them); ``python -m ms2l`` and
+``torchrun -m ms2l pretrain`` run them alone.  Each command shows a progress bar
+on stderr and writes a JSON summary.
 """
 from __future__ import annotations
 
@@ -14,8 +17,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 Handler = Callable[[argparse.Namespace], int]
-#: Modules that add sub-commands: each has ``add_commands(subparsers)``.
-COMMAND_MODULES: list[str] = ["app.infer_cli", "ms2l.extract", "app.clips_cli"]
 
 
 def _machine() -> str:
@@ -36,21 +37,20 @@ def _command_line() -> str:
 
 
 def _need_data(a: argparse.Namespace) -> None:
-    """--data is required unless --library is given (argparse cannot say "one of")."""
+    """--data is required; checked here so that a program adding another source of clips can relax it."""
     if a.data is None:
-        print(f"ms2l {a.command}: error: the following arguments are required: --data (or --library)", file=sys.stderr)
+        print(f"ms2l {a.command}: error: the following arguments are required: --data", file=sys.stderr)
         raise SystemExit(2)
 
 
-def _data_args(p: argparse.ArgumentParser, split: bool = False, library: bool = False) -> None:
-    p.add_argument("--dataset", default="nw-ucla", choices=["nw-ucla", "ntu60", "ntu120", "pkummd1", "pkummd2"],
+def _data_args(p: argparse.ArgumentParser, split: bool = False, optional_data: bool = False) -> None:
+    from .data import DATASETS
+
+    p.add_argument("--dataset", default="nw-ucla", choices=list(DATASETS),
                    help="nw-ucla (a folder of JSON clips) or ntu60/ntu120/pkummd1/pkummd2 (a cache from "
                         "`ms2l prepare`); default nw-ucla")
-    p.add_argument("--data", required=not library, type=Path,
-                   help="dataset folder, e.g. ../shared/datasets/nw-ucla/all_sqe, or an NTU cache folder"
-                        + (" (or --library)" if library else ""))
-    if library:  # the user's clip library instead of a dataset (app/clips_cli.py, docs/library.md)
-        p.add_argument("--library", type=Path, metavar="DIR", help="use your clip library (ms2l clips) instead of --data")
+    p.add_argument("--data", required=not optional_data, type=Path,
+                   help="dataset folder, e.g. ../shared/datasets/nw-ucla/all_sqe, or an NTU cache folder")
     p.add_argument("--protocol", default=None,
                    help="NTU split: xsub or xview (NTU-60), xsub or xset (NTU-120); default xsub. NW-UCLA has one (views 1+2 / 3)")
     if split:
@@ -73,9 +73,11 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     import torch
     from .checkpoint import save_model
     from .config import ModelConfig, TaskConfig
-    from .datasets import dataset_config, load_dataset
+    from .config import default_recipe
+    from .data import dataset_config, load_dataset
+    from .device import resolve_device
     from .model import MS2L
-    from .train import default_recipe, pretrain, resolve_device
+    from .train import pretrain
 
     from . import distributed
 
@@ -107,18 +109,16 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    if a.library is not None:
-        from app.clips_cli import cmd_train_library
-        return cmd_train_library(a)
     _need_data(a)
     import torch
-    from .card import model_card
-    from .checkpoint import load_model, save_model
-    from .config import ModelConfig, TaskConfig
+    from .checkpoint import load_model, save_bundle
+    from .config import ModelConfig, TaskConfig, default_recipe
     from . import distributed
-    from .datasets import dataset_config, load_dataset, stratified_fraction
+    from .data import dataset_config, load_dataset, stratified_fraction
+    from .device import resolve_device
+    from .evaluate import evaluate
     from .model import MS2L
-    from .train import default_recipe, evaluate, resolve_device, train_classifier
+    from .train import train_classifier
 
     info_d, device = distributed.init_from_env(resolve_device(a.device))
     if a.strategy in ("linear", "finetune") and a.encoder is None:
@@ -143,7 +143,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         model.load_state_dict({k: v for k, v in encoder.state_dict().items() if k in own and not k.startswith("classifier")}, strict=False)
     out = Path(a.out)
     if out.suffix != ".safetensors":
-        out = out.with_suffix(".safetensors")
+        out = out.with_name(out.name + ".safetensors")
     t0 = time.perf_counter()
     history = train_classifier(model, train, recipe, device, checkpoint_dir=out.with_name(out.stem + ".ckpt"),
                                resume=a.resume)
@@ -159,12 +159,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         "encoder": {"path": str(a.encoder), "recipe": enc_meta.get("recipe")} if enc_meta else None,
         "metrics": metrics, "command": _command_line(), "train_seconds": wall, "machine": _machine(),
     }
-    save_model(model, out, info, include_ssl_heads=False)
-    out.with_suffix(".md").write_text(model_card(info | {"config": config.to_dict()}, title=out.stem))
     summary = {"command": "train", "model": str(out), "strategy": a.strategy, "clips": len(train),
                "test_top1": metrics.get("test", {}).get("top1"), "wall_s": wall, "device": str(device),
                "processes": info_d.world_size, "machine": _machine(), "history": history}
-    _write_json(out.with_suffix(".json"), summary)
+    save_bundle(model, out, info, summary=summary)
     distributed.shutdown()
     top1 = summary["test_top1"]
     print(f"model written to {out}" + (f" (test top-1 {top1:.2f} %)" if top1 is not None else ""), file=sys.stderr)
@@ -172,11 +170,11 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_prepare(a: argparse.Namespace) -> int:
-    from .ntu import prepare_cache
+    from .data.ntu import prepare_cache
 
     t0 = time.perf_counter()
     if a.dataset.startswith("pkummd"):
-        from .pkummd import prepare_pkummd
+        from .data.pkummd import prepare_pkummd
         if a.split_file is None:
             raise SystemExit("ms2l prepare: PKU-MMD needs --split-file (the dataset's cross-subject.txt or cross-view.txt)")
         manifest = prepare_pkummd(a.raw, a.out, int(a.dataset[-1]), a.split_file)
@@ -194,13 +192,11 @@ def cmd_prepare(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    if a.library is not None:
-        from app.clips_cli import cmd_evaluate_library
-        return cmd_evaluate_library(a)
     _need_data(a)
     from .checkpoint import load_model
-    from .datasets import load_dataset
-    from .train import evaluate, resolve_device
+    from .data import load_dataset
+    from .device import resolve_device
+    from .evaluate import evaluate
 
     device = resolve_device(a.device)
     model, meta = load_model(a.model, device)
@@ -228,10 +224,41 @@ def report_evaluation(result: dict[str, Any], out: Path | None, as_json: bool, w
             print(f"  {name:<24} {'-' if acc is None else f'{acc:5.1f} %'}")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ms2l", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+def cmd_export(a: argparse.Namespace) -> int:
+    """``ms2l export MODEL --onnx OUT``: an ONNX file for other runtimes, with the model card beside it."""
+    from .card import model_card
+    from .checkpoint import load_model, resolve_model
+    from .export import export_onnx
 
+    path = resolve_model(a.model)
+    model, meta = load_model(path)
+    if model.classifier is None:
+        raise SystemExit(f"ms2l export: {path} is an encoder without a classifier; train one with `ms2l train`")
+    out = Path(a.onnx)
+    if out.suffix != ".onnx":
+        out = out.with_name(out.name + ".onnx")
+    t0 = time.perf_counter()
+    export_onnx(model, out, window=a.window)
+    card = out.with_suffix(".md")
+    card.write_text(model_card(meta, title=path.stem))
+    summary = {"command": "export", "model": str(path), "onnx": str(out), "card": str(card),
+               "labels": list(model.config.labels), "window": a.window or model.config.window,
+               "inputs": {"x": "[batch, frames, persons, joints, coords] float32 (after ms2l.preprocess.prepare)",
+                          "lengths": "[batch] int64 valid frames"},
+               "outputs": {"logits": f"[batch, {len(model.config.labels)}]"},
+               "seconds": time.perf_counter() - t0}
+    print(json.dumps(summary))
+    print(f"ONNX model written to {out}, card {card}", file=sys.stderr)
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction, *, optional_data: bool = False) -> dict[str, argparse.ArgumentParser]:
+    """Register pretrain, train, prepare, evaluate and export on ``sub``; returns the parsers by name.
+
+    ``optional_data``: ``--data`` is checked by the command instead of argparse, so that a
+    program wrapping ``train``/``evaluate`` can offer another source of clips.
+    """
+    parsers: dict[str, argparse.ArgumentParser] = {}
     q = sub.add_parser("pretrain", help="self-supervised MS²L pretraining (no labels)",
                        description="Pretrain an encoder with motion prediction, temporal jigsaw and contrastive learning "
                                    "on the training split. Writes RUN_DIR/encoder.safetensors and RUN_DIR/summary.json.")
@@ -254,12 +281,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--strategy", required=True, choices=["linear", "finetune", "joint", "scratch"],
                    help="linear: frozen encoder; finetune: all layers from the encoder; joint: classification plus the "
                         "MS²L tasks; scratch: supervised from a random encoder")
-    _data_args(q, library=True)
+    _data_args(q, optional_data=optional_data)
     q.add_argument("--encoder", type=Path, help="pretrained encoder (RUN_DIR/encoder.safetensors, or 'default' for the "
-                                                 "shipped model's); needed by linear and finetune (--library: default)")
-    q.add_argument("--labels", help="--library: comma list of the actions to learn (default: every label)")
-    q.add_argument("--val-fraction", type=float, default=0.2,
-                   help="--library: share of each action's clips held out for validation (default: 0.2)")
+                                                 "shipped model's); needed by linear and finetune")
     q.add_argument("--label-fraction", type=float, default=1.0, help="use this fraction of the labels, stratified per class (default: 1)")
     q.add_argument("--out", required=True, type=Path, metavar="MODEL", help="model file to write (.safetensors)")
     q.add_argument("--epochs", type=int, help="training epochs (default: per strategy, see README)")
@@ -288,32 +312,50 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("evaluate", help="top-1 accuracy of a model on a dataset split",
                        description="Evaluate a model; --json prints one JSON object with top1 (%), n, per_class and confusion.")
     q.add_argument("--model", default="default", help="model file, or 'default' for the shipped model (default)")
-    _data_args(q, split=True, library=True)
+    _data_args(q, split=True, optional_data=optional_data)
     q.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     q.add_argument("--out", type=Path, help="also write the JSON result to this file")
     _device_arg(q)
     q.set_defaults(func=cmd_evaluate)
 
-    import importlib
-    for mod in COMMAND_MODULES:
-        importlib.import_module(mod).add_commands(sub)
+    q = sub.add_parser("export", help="write a model as ONNX (with its card) for other runtimes",
+                       description="Export a model's encoder and classifier to ONNX (opset 17) for deployment "
+                                   "elsewhere; the model card is written beside it (OUT.md). Input: prepared "
+                                   "windows x[batch, frames, persons, joints, coords] and lengths[batch].")
+    q.add_argument("model", help="model file, or 'default' for the shipped model")
+    q.add_argument("--onnx", required=True, type=Path, metavar="OUT", help="ONNX file to write (.onnx)")
+    q.add_argument("--window", type=int, default=None, help="frames of the example input (default: the model's window)")
+    q.set_defaults(func=cmd_export)
+    for name in ("pretrain", "train", "prepare", "evaluate", "export"):
+        parsers[name] = sub.choices[name]
+    return parsers
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The library's own program (``python -m ms2l``, ``torchrun -m ms2l``)."""
+    p = argparse.ArgumentParser(prog="ms2l", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    add_commands(sub)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from pose_adapters import AdapterError
-    from pose_adapters.readers import SkeletonFileError
-    from .checkpoint import ModelFileError
+def run(args: argparse.Namespace, errors: tuple[type[BaseException], ...] | None = None) -> int:
+    """Run a parsed command: bad input (``errors``, default the library's) is one line on stderr and exit 2."""
+    from .errors import INPUT_ERRORS
+
     try:
         return args.func(args)
-    except (ModelFileError, SkeletonFileError, AdapterError, FileNotFoundError, ValueError) as e:
+    except (errors or INPUT_ERRORS) as e:
         # Bad input (a file, a model trained on other labels, a wrong option value): say what, no traceback.
         print(f"ms2l {args.command}: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"ms2l {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

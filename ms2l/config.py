@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from .errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -83,8 +85,63 @@ class TaskConfig:
         items = [n.strip() for n in (names.split(",") if isinstance(names, str) else names) if n.strip()]
         bad = [n for n in items if n not in ("motion", "jigsaw", "contrastive")]
         if bad or not items:
-            raise ValueError(f"tasks must be a comma list of motion, jigsaw, contrastive; got {names!r}")
+            raise ConfigError(f"tasks must be a comma list of motion, jigsaw, contrastive; got {names!r}")
         return cls(motion="motion" in items, jigsaw="jigsaw" in items, contrastive="contrastive" in items, **kw)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+STRATEGIES = ("pretrain", "linear", "finetune", "joint", "scratch")
+
+#: Per-strategy defaults (epochs etc.), chosen on the NW-UCLA training views; see README.
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "pretrain": {"epochs": 40},
+    "linear": {"epochs": 100},
+    "finetune": {"epochs": 50},
+    "joint": {"epochs": 50},
+    "scratch": {"epochs": 50},
+}
+
+
+def default_recipe(strategy: str, **overrides: Any) -> "Recipe":
+    """The recipe ``ms2l`` uses for ``strategy`` unless told otherwise (None values are ignored)."""
+    if strategy not in DEFAULTS:
+        raise ConfigError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    kw = {**DEFAULTS[strategy], **{k: v for k, v in overrides.items() if v is not None}}
+    fraction = kw.get("label_fraction", 1.0)
+    if fraction < 1 and overrides.get("epochs") is None:
+        # Few labels make short epochs: keep the number of optimiser steps reasonable.
+        kw["epochs"] = min(500, int(round(kw["epochs"] / fraction ** 0.5)))
+    return Recipe(strategy=strategy, **kw)
+
+
+@dataclass
+class Recipe:
+    """How a model is trained; saved with the model."""
+
+    strategy: str
+    epochs: int = 40
+    batch_size: int = 64       # global batch: split over the ranks of a distributed run
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "cosine"   # cosine | constant
+    grad_clip: float = 10.0
+    augment: bool = True
+    seed: int = 0
+    tasks: TaskConfig = field(default_factory=TaskConfig)
+    label_fraction: float = 1.0
+    feature_copies: int = 5    # linear: augmented copies of each clip's features
+    precision: str = "auto"    # auto (bf16 on CUDA that supports it, else fp32) | bf16 | fp32
+    workers: int = 0           # DataLoader worker processes
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"unknown strategy {self.strategy!r}; choose from {', '.join(STRATEGIES)}")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise ConfigError(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["tasks"] = self.tasks.to_dict()
+        return d

@@ -17,7 +17,6 @@ import contextlib
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -30,80 +29,18 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from . import distributed
 from .augment import Augment
-from .config import TaskConfig
-from .datasets import ClipDataset, ClipSet, collate
+from .config import DEFAULTS, STRATEGIES, Recipe, TaskConfig, default_recipe
+from .data.clipset import ClipDataset, ClipSet, collate
+from .device import resolve_device
+from .evaluate import evaluate, predict
+from .errors import Cancelled, ConfigError
 from .model import MS2L, weighted_total
 from .tasks import PERMUTATIONS
 
-STRATEGIES = ("pretrain", "linear", "finetune", "joint", "scratch")
-
-#: Per-strategy defaults (epochs etc.), chosen on the NW-UCLA training views; see README.
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "pretrain": {"epochs": 40},
-    "linear": {"epochs": 100},
-    "finetune": {"epochs": 50},
-    "joint": {"epochs": 50},
-    "scratch": {"epochs": 50},
-}
 CHECKPOINT = "checkpoint.pt"
 
 
-def default_recipe(strategy: str, **overrides: Any) -> "Recipe":
-    """The recipe ``ms2l`` uses for ``strategy`` unless told otherwise (None values are ignored)."""
-    if strategy not in DEFAULTS:
-        raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
-    kw = {**DEFAULTS[strategy], **{k: v for k, v in overrides.items() if v is not None}}
-    fraction = kw.get("label_fraction", 1.0)
-    if fraction < 1 and overrides.get("epochs") is None:
-        # Few labels make short epochs: keep the number of optimiser steps reasonable.
-        kw["epochs"] = min(500, int(round(kw["epochs"] / fraction ** 0.5)))
-    return Recipe(strategy=strategy, **kw)
-
-
-@dataclass
-class Recipe:
-    """How a model is trained; saved with the model."""
-
-    strategy: str
-    epochs: int = 40
-    batch_size: int = 64       # global batch: split over the ranks of a distributed run
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    schedule: str = "cosine"   # cosine | constant
-    grad_clip: float = 10.0
-    augment: bool = True
-    seed: int = 0
-    tasks: TaskConfig = field(default_factory=TaskConfig)
-    label_fraction: float = 1.0
-    feature_copies: int = 5    # linear: augmented copies of each clip's features
-    precision: str = "auto"    # auto (bf16 on CUDA that supports it, else fp32) | bf16 | fp32
-    workers: int = 0           # DataLoader worker processes
-
-    def __post_init__(self) -> None:
-        if self.strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {self.strategy!r}; choose from {', '.join(STRATEGIES)}")
-        if self.precision not in ("auto", "bf16", "fp32"):
-            raise ValueError(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["tasks"] = self.tasks.to_dict()
-        return d
-
-
-class Cancelled(Exception):
-    """Raised inside training when the caller's ``should_stop`` returns True."""
-
-
 Progress = Callable[[dict[str, Any]], None]
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda was asked for, but PyTorch sees no CUDA GPU")
-    return torch.device(name)
 
 
 def seed_everything(seed: int) -> None:
@@ -166,7 +103,7 @@ def _optimizer(params, recipe: Recipe, epochs: int):
         # Annealing makes the final epoch the one to keep: no test-set peeking for the best epoch.
         return opt, torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, epochs))
     if recipe.schedule != "constant":
-        raise ValueError(f"unknown schedule {recipe.schedule!r}")
+        raise ConfigError(f"unknown schedule {recipe.schedule!r}")
     return opt, None
 
 
@@ -268,7 +205,7 @@ def _load_checkpoint(path: Path, model: nn.Module, opt, sched, recipe: Recipe) -
     if not isinstance(state, dict):
         raise ModelFileError(f"{path} is not a training checkpoint written by ms2l")
     if state.get("strategy") != recipe.strategy:
-        raise ValueError(f"{path} is a {state.get('strategy')} checkpoint, not {recipe.strategy}")
+        raise ConfigError(f"{path} is a {state.get('strategy')} checkpoint, not {recipe.strategy}")
     try:
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -474,26 +411,3 @@ def _train_linear(model, train, recipe, device, progress, should_stop, progress_
             progress(rec)
     model.eval()
     return history
-
-
-@torch.no_grad()
-def predict(model: MS2L, clips: ClipSet, device: torch.device, batch_size: int = 128) -> np.ndarray:
-    """Class probabilities ``[N, num_classes]`` of whole clips, in order."""
-    model.eval().to(device)
-    loader = DataLoader(ClipDataset(clips, 10**9), batch_size=batch_size, shuffle=False, collate_fn=collate)
-    return torch.cat([model(x.to(device), l.to(device)).float().softmax(-1).cpu() for x, l, _ in loader]).numpy()
-
-
-def evaluate(model: MS2L, clips: ClipSet, device: torch.device | str = "cpu") -> dict[str, Any]:
-    """Top-1 %, count, per-class top-1 % and the confusion matrix (rows: truth)."""
-    names = model.config.labels
-    if tuple(clips.label_names) != tuple(names):
-        raise ValueError(f"model labels {list(names)} do not match the data's labels {list(clips.label_names)}")
-    pred = predict(model, clips, torch.device(device)).argmax(1)
-    y = clips.labels
-    k = len(names)
-    cm = np.zeros((k, k), int)
-    np.add.at(cm, (y, pred), 1)
-    per_class = {names[c]: (100.0 * cm[c, c] / cm[c].sum() if cm[c].sum() else None) for c in range(k)}
-    return {"top1": 100.0 * float((pred == y).mean()) if len(y) else math.nan, "n": int(len(y)),
-            "per_class": per_class, "confusion": cm.tolist()}

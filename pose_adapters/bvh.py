@@ -27,9 +27,12 @@ l_ankle            Foot_L, LeftFoot, LFoot                          left_ankle
 l_toes             Toes_L, LeftToeBase, LeftToe, LToe               left_foot
 =================  ===============================================  ===============
 
-and the same for ``r_`` / ``_R`` / ``Right``.  When a file lacks the head or hand
-end site, or has it at zero length, :data:`BVH_FALLBACKS` builds it from the
-neck/head or elbow/wrist (synthesised).  Synthesised: ``hand_tip`` continues
+and the same for ``r_`` / ``_R`` / ``Right``.  Reallusion Character Creator names
+(``CC_Base_Hip``, ``CC_Base_Spine02``, ``CC_Base_NeckTwist01``, ``CC_Base_Head``,
+``CC_Base_L_Upperarm``/``Forearm``/``Hand``, ``CC_Base_L_Thigh``/``Calf``/``Foot``/``ToeBase``;
+the CMU conversion) follow last in each row (:data:`CC_BASE_NAMES`).  When a file
+lacks the head or hand end site, or has it at zero length, :data:`BVH_FALLBACKS`
+builds it from the neck/head or elbow/wrist (synthesised).  Synthesised: ``hand_tip`` continues
 wrist -> hand end to twice its length; ``thumb`` is placed at the hand end.  The
 fits were checked against Kinect v2 proportions: Bandai-Namco's ``Chest`` sits at
 0.6 of hips -> neck (Kinect's spine mid: 0.575), ``Neck`` at shoulder height (Kinect's
@@ -40,7 +43,8 @@ hand: 5-7 cm), and ``Toes`` at the ball of the foot (Kinect's foot).
 Axes and units: BVH is right-handed with ``Y`` up and the performer facing ``+Z``
 in the rest pose.  The adapter views them from a virtual camera on the ``+Z``
 axis looking back along ``-Z``, so a performer facing ``+Z`` faces the camera:
-``(X, Y, Z) -> (-X, Y, -Z)`` (a 180 degree turn about the vertical, det +1), and
+``(X, Y, Z) -> (-X, Y, -Z)`` (a 180 degree turn about the vertical, det +1); for a
+Z-up world (``up="z"``, or ``up="auto"`` to detect it) ``(X, Y, Z) -> (-X, Z, Y)``; and
 centimetres -> metres (``scale=0.01``; pass ``scale=`` to :func:`bvh_to_ntu` in
 :mod:`pose_adapters.readers.bvh` for files in other units).  The camera distance
 is whatever the file's root position gives.
@@ -75,10 +79,42 @@ for _side, _s, _long in (("l", "L", "Left"), ("r", "R", "Right")):
         f"{_side}_toes": (f"Toes_{_s}", f"{_long}ToeBase", f"{_long}Toe", f"{_s}Toe"),
     })
 
+#: Reallusion Character Creator / iClone rigs (the CMU BVH conversion in ../shared): names
+#: appended to each row, so Bandai-Namco and CMU/Mixamo names keep their precedence.  Heights
+#: in frame 0 of CMU 002_01 (standing): CC_Base_Spine02 at 0.49 of hips -> neck (Kinect's spine
+#: mid: 0.575), CC_Base_NeckTwist01 5 cm above the shoulders (Kinect's spine shoulder:
+#: 4 cm), CC_Base_Head 8 cm above that (Kinect's neck: 6.5 cm).  The rig has no head or
+#: hand end site (its fingers and face bones are no match for Kinect's head and hand), so
+#: those are built by :data:`BVH_FALLBACKS`.
+CC_BASE_NAMES: dict[str, tuple[str, ...]] = {
+    "hips": ("CC_Base_Hip",),
+    "chest": ("CC_Base_Spine02",),
+    "neck": ("CC_Base_NeckTwist01",),
+    "head": ("CC_Base_Head",),
+}
+for _side, _s in (("l", "L"), ("r", "R")):
+    CC_BASE_NAMES.update({
+        f"{_side}_shoulder": (f"CC_Base_{_s}_Upperarm",),
+        f"{_side}_elbow": (f"CC_Base_{_s}_Forearm",),
+        f"{_side}_wrist": (f"CC_Base_{_s}_Hand",),
+        f"{_side}_hip": (f"CC_Base_{_s}_Thigh",),
+        f"{_side}_knee": (f"CC_Base_{_s}_Calf",),
+        f"{_side}_ankle": (f"CC_Base_{_s}_Foot",),
+        f"{_side}_toes": (f"CC_Base_{_s}_ToeBase",),
+    })
+for _canonical, _names in CC_BASE_NAMES.items():
+    BVH_NAME_TABLE[_canonical] = BVH_NAME_TABLE[_canonical] + _names
+
 BVH_CANONICAL: tuple[str, ...] = tuple(BVH_NAME_TABLE)
 
 #: BVH world (Y up, performer facing +Z) -> convention, seen from a camera on +Z.
 BVH_AXES = np.diag([-1.0, 1.0, -1.0]).astype(np.float32)
+
+#: A Z-up BVH world (performer facing ``-Y``, as Y-up files turned +90 degrees about X
+#: are) -> convention: first back to Y up, ``(X, Y, Z) -> (X, Z, -Y)``, then
+#: :data:`BVH_AXES`; together ``(X, Y, Z) -> (-X, Z, Y)``, det +1.
+BVH_AXES_Z_UP = np.array([[-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]], np.float32)
+BVH_UP_AXES: dict[str, np.ndarray] = {"y": BVH_AXES, "z": BVH_AXES_Z_UP}
 
 
 def normalise_joint_name(name: str) -> str:
@@ -169,3 +205,22 @@ BVH = LayoutAdapter(
     scale=0.01,
     approximations=frozenset({"left_hand", "right_hand", "left_thumb", "right_thumb"}),
 )
+
+
+def detect_up_axis(positions: np.ndarray, present: np.ndarray) -> str:
+    """``"y"`` or ``"z"``: the world axis the spine points along, from canonical
+    ``positions[T, K, 3]`` and ``present[T, K]`` (:func:`canonical_positions`).
+
+    The vertical is taken as the mean hips -> neck direction (hips -> head without a
+    neck) over the frames; ``"y"`` when the file lacks those joints.  Some files store a
+    Z-up hierarchy yet rotate it to Y up with the root's channels (the CMU conversion's
+    ``RL_BoneRoot``): looking at the posed skeleton, not the offsets, gets both right.
+    """
+    k_of = {c: k for k, c in enumerate(BVH_CANONICAL)}
+    hips = k_of["hips"]
+    top = next((k_of[c] for c in ("neck", "head") if present[:, k_of[c]].any()), None)
+    if top is None or not present[:, hips].any():
+        return "y"
+    both = (present[:, hips] > 0) & (present[:, top] > 0)
+    spine = (positions[both, top] - positions[both, hips]).mean(axis=0)
+    return "z" if abs(spine[2]) > abs(spine[1]) else "y"

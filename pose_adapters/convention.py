@@ -86,3 +86,7 @@ def _mirror_permutation() -> np.ndarray:
 
 #: ``joints[..., MIRROR_PERMUTATION, :]`` swaps every left joint with its right twin.
 MIRROR_PERMUTATION: np.ndarray = _mirror_permutation()
+
+#: The subject's left-side and right-side joints (for colouring and mirroring checks).
+LEFT_JOINTS: frozenset[int] = frozenset(i for n, i in JOINT_INDEX.items() if n.startswith("left_"))
+RIGHT_JOINTS: frozenset[int] = frozenset(i for n, i in JOINT_INDEX.items() if n.startswith("right_"))

@@ -1,5 +1,10 @@
 """Shared fixtures.  Real data lives in ../shared and is read in place; tests that
-need it skip with a clear reason when it is absent."""
+need it skip with a clear reason when it is absent -- or fail, when ``MS2L_REQUIRE_DATA=1``
+(CI sets it when ../shared is there, so a data test can never be skipped silently).
+
+Markers (``--strict-markers``): ``real_data`` -- reads ../shared (set automatically on
+tests using a data fixture); ``gui`` -- a pytest-qt test (everything under tests/ui).
+"""
 from __future__ import annotations
 
 import os
@@ -12,38 +17,64 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # Keep tests predictable on a 2-core machine.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
 SHARED = Path(os.environ.get("MS2L_SHARED", ROOT.parent / "shared"))
 NWUCLA = SHARED / "datasets" / "nw-ucla" / "all_sqe"
 NTU_SAMPLES = SHARED / "datasets" / "ntu-samples"
 BVH_SAMPLES = SHARED / "datasets" / "bvh-samples"
 VIDEOS = SHARED / "videos"
+DATA_FIXTURES = {"nwucla_dir", "ntu_dir", "bvh_dir", "videos_dir", "nwucla_small", "shared_dir"}
 
 
-def _need(path: Path) -> Path:
+def require_data() -> bool:
+    return os.environ.get("MS2L_REQUIRE_DATA", "") not in ("", "0")
+
+
+def need(path: Path) -> Path:
+    """``path`` when it exists; else skip (or fail under ``MS2L_REQUIRE_DATA=1``), saying what is missing."""
     if not path.exists():
-        pytest.skip(f"real data not available: {path} is missing (see ../shared/README.md)")
+        msg = f"real data not available: {path} is missing (see ../shared/README.md)"
+        if require_data():
+            pytest.fail(msg + " -- and MS2L_REQUIRE_DATA=1 says it must be there", pytrace=False)
+        pytest.skip(msg)
     return path
+
+
+_need = need  # older spelling
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if DATA_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.real_data)
+        if Path(str(item.fspath)).resolve().is_relative_to(TESTS / "ui"):
+            item.add_marker(pytest.mark.gui)
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    return need(SHARED)
 
 
 @pytest.fixture(scope="session")
 def nwucla_dir() -> Path:
-    return _need(NWUCLA)
+    return need(NWUCLA)
 
 
 @pytest.fixture(scope="session")
 def ntu_dir() -> Path:
-    return _need(NTU_SAMPLES)
+    return need(NTU_SAMPLES)
 
 
 @pytest.fixture(scope="session")
 def bvh_dir() -> Path:
-    return _need(BVH_SAMPLES)
+    return need(BVH_SAMPLES)
 
 
 @pytest.fixture(scope="session")
 def videos_dir() -> Path:
-    return _need(VIDEOS)
+    return need(VIDEOS)
 
 
 @pytest.fixture(scope="session")

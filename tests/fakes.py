@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.sources import SourceError
+from app.live.sources import SourceError
 from app.types import Frame, PoseResult
 from ms2l.checkpoint import save_model
 from ms2l.config import ModelConfig

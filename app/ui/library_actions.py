@@ -12,7 +12,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QAction, QKeySequence
 from PyQt6.QtWidgets import QDialog, QDockWidget, QMainWindow, QVBoxLayout
 
-from ..library import Library, LibraryError
+from ..clips import Library, LibraryError
 from .library_browser import LibraryBrowser
 from .record import RecordPanel
 from .train_dialog import TrainDialog

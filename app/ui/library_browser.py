@@ -18,7 +18,7 @@ from PyQt6.QtWidgets import (
     QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
 )
 
-from ..library import ClipInfo, Library, LibraryError
+from ..clips import ClipInfo, Library, LibraryError
 from .skeleton_player import SkeletonPlayer, TrimDialog
 
 UNLABELLED = "(unlabelled)"

@@ -17,6 +17,8 @@ import sys
 import tempfile
 from typing import Any
 
+from ..paths import debug
+
 log = logging.getLogger("ms2l-live")
 
 
@@ -36,13 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _empty_snapshot(source: str, model: str) -> Any:
-    from ..runtime import RuntimeSnapshot, RuntimeStats
+    from ..live.runtime import RuntimeSnapshot, RuntimeStats
 
     return RuntimeSnapshot(stats=RuntimeStats(source=source, model=model))
 
 
 def _make_runtime(model: str, settings: Any) -> Any:
-    from ..runtime import Runtime
+    from ..live.runtime import Runtime
 
     return Runtime(model, settings=settings)
 
@@ -54,7 +56,7 @@ def _install_excepthook(report: Any) -> Any:
     previous = sys.excepthook
 
     def hook(etype: type[BaseException], value: BaseException, tb: Any) -> None:
-        log.error("unexpected error: %s", value, exc_info=(etype, value, tb) if os.environ.get("MS2L_DEBUG") else None)
+        log.error("unexpected error: %s", value, exc_info=(etype, value, tb) if debug() else None)
         try:
             report(value)
         except Exception:  # noqa: BLE001 - the hook itself must never fail
@@ -71,18 +73,53 @@ def _has_display() -> bool:
     return bool(os.environ.get("QT_QPA_PLATFORM") or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+#: Shared libraries Qt's xcb platform plugin loads on Linux, and the Debian/Ubuntu package of each.
+#: Qt aborts (it cannot be caught) when one is missing, printing only a plugin error.
+XCB_LIBRARIES: dict[str, str] = {
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-shape.so.0": "libxcb-shape0",
+}
+
+
+def _loadable(name: str) -> bool:
+    import ctypes
+
+    try:
+        ctypes.CDLL(name)
+        return True
+    except OSError:
+        return False
+
+
+def missing_xcb_packages(loadable: Any = None) -> list[str]:
+    """The system packages Qt's xcb plugin needs and this machine lacks ([] when it would start)."""
+    if not sys.platform.startswith("linux") or os.environ.get("QT_QPA_PLATFORM", "xcb") != "xcb" \
+            or not os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return []
+    loadable = loadable or _loadable
+    return [pkg for lib, pkg in XCB_LIBRARIES.items() if not loadable(lib)]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="ms2l-live: %(message)s")
     from PyQt6.QtCore import QSettings, QTimer
     from PyQt6.QtWidgets import QApplication
 
-    from ..runtime import RuntimeSettings
-    from ..sources import list_cameras
+    from ..settings import RuntimeSettings
+    from ..live.sources import list_cameras
+    from ..live.holder import RuntimeHolder
     from .main_window import MainWindow
-    from .runtime_holder import RuntimeHolder
     from .settings import SettingsStore
 
+    missing = missing_xcb_packages() if QApplication.instance() is None and not args.snapshot else []
+    if missing:
+        log.error("Qt cannot open a window: its xcb platform plugin needs system libraries that are not installed. "
+                  "On Debian/Ubuntu: sudo apt install %s (or run headless with --snapshot)", " ".join(missing))
+        return 2
     if QApplication.instance() is None and not _has_display():
         if not args.snapshot:
             # Qt would abort with a core dump; say what to do instead.
@@ -110,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     runtime = RuntimeHolder(_make_runtime, model, RuntimeSettings().replace(**ui.runtime_changes()),
                             empty_snapshot=_empty_snapshot)
     cameras = list_cameras()
-    from ..library import default_library_dir
+    from ..paths import library_dir as default_library_dir
     library = args.library or (None if args.snapshot else default_library_dir())  # snapshots stay reproducible
     win = MainWindow(runtime, cameras=cameras, store=store, model=model, dialogs=not args.snapshot, library=library)
     previous_hook = _install_excepthook(win.report)

@@ -22,8 +22,9 @@ from PyQt6.QtWidgets import (
     QTableWidgetItem, QToolBar, QVBoxLayout, QWidget,
 )
 
+from ..errors import describe
 from .model_panel import ModelPanel
-from .models import DEFAULT, ModelEntry, list_models, model_metadata, user_models_dir
+from ..models import DEFAULT, ModelEntry, list_models, model_metadata, user_models_dir
 from .prob_bars import ProbBars
 from .settings import SettingsDialog, SettingsStore, UiSettings
 from .source_picker import SourcePicker
@@ -51,17 +52,9 @@ SourceOpener = Callable[..., Any]  # open_source(spec, *, mirrored=None, loop=Fa
 
 
 def _default_opener(spec: str, **kw: Any) -> Any:
-    from ..sources import open_source
+    from ..live.sources import open_source
 
     return open_source(spec, **kw)
-
-
-def describe_error(err: BaseException | str) -> str:
-    """A one-line message for a user: the exception's own text, not a traceback."""
-    if isinstance(err, str):
-        return err
-    text = str(err).strip() or type(err).__name__
-    return text if type(err).__name__ in ("SourceError", "ModelFileError") else f"{text} ({type(err).__name__})"
 
 
 def _in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future:
@@ -370,14 +363,14 @@ class MainWindow(QMainWindow):
         try:
             source = fut.result()
         except Exception as e:  # noqa: BLE001 - SourceError and whatever OpenCV raises
-            self.report(f"Cannot open {spec}: {describe_error(e)}")
+            self.report(f"Cannot open {spec}: {describe(e)}")
             if not self.video.has_frame:
                 self.video.set_message(self._empty_message())
             return
         try:
             self.runtime.open(source)
         except Exception as e:  # noqa: BLE001
-            self.report(f"Cannot start {spec}: {describe_error(e)}")
+            self.report(f"Cannot start {spec}: {describe(e)}")
             _close_quietly(source)
             if not self.video.has_frame:
                 self.video.set_message(self._empty_message())
@@ -443,7 +436,7 @@ class MainWindow(QMainWindow):
         try:
             result = self.runtime.set_model(spec)
         except Exception as e:  # noqa: BLE001 - ModelFileError and friends
-            self.report(f"Cannot use model {short_name(spec)}: {describe_error(e)}")
+            self.report(f"Cannot use model {short_name(spec)}: {describe(e)}")
             self._show_current_model()
             return False
         if isinstance(result, Future):
@@ -515,7 +508,7 @@ class MainWindow(QMainWindow):
         try:
             self.model_panel.set_card(self._read_metadata(spec), title)
         except Exception as e:  # noqa: BLE001
-            self.model_panel.set_card_error(describe_error(e))
+            self.model_panel.set_card_error(describe(e))
 
     # -- intents: settings -------------------------------------------------------
     def change_settings(self, **changes: Any) -> None:
@@ -543,12 +536,12 @@ class MainWindow(QMainWindow):
                 try:
                     self.runtime.update_settings(**changes)
                 except Exception as e:  # noqa: BLE001
-                    self.report(f"Cannot apply settings: {describe_error(e)}")
+                    self.report(f"Cannot apply settings: {describe(e)}")
         else:
             try:  # the runtime starts with the persisted settings
                 self.runtime.update_settings(**new.runtime_changes(self._runtime_fields()))
             except Exception as e:  # noqa: BLE001
-                self.report(f"Cannot apply settings: {describe_error(e)}")
+                self.report(f"Cannot apply settings: {describe(e)}")
 
     def _loop_current_source(self, on: bool) -> None:
         """Loop (or stop looping) the file being played, without reopening it."""
@@ -577,7 +570,7 @@ class MainWindow(QMainWindow):
     # -- errors --------------------------------------------------------------------
     def report(self, err: BaseException | str) -> None:
         """Tell the user: in the status bar always, in a message box when dialogs are on."""
-        text = describe_error(err)
+        text = describe(err)
         self.errors.append(text)
         log.warning("%s", text)
         self.statusBar().showMessage(text, 15000)

@@ -6,7 +6,7 @@ from typing import Any
 from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QTextBrowser, QToolButton, QVBoxLayout, QWidget
 
-from .models import ModelEntry
+from ..models import ModelEntry
 
 
 def _fmt(v: Any) -> str:

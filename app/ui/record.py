@@ -18,8 +18,8 @@ from PyQt6.QtWidgets import (
     QRadioButton, QVBoxLayout, QWidget,
 )
 
-from ..library import Library, LibraryError, make_preview
-from ..recording import Take, trim_bounds
+from ..clips import Library, LibraryError, make_preview
+from ..clips.recording import Take, trim_bounds
 from .skeleton_player import TrimDialog
 
 NEW_LABEL = "New label…"

@@ -19,7 +19,8 @@ from PyQt6.QtWidgets import (
 )
 
 from ..finetune import STRATEGIES, FinetuneJob, FinetuneResult, FinetuneSpec
-from ..library import Library
+from ..clips import Library
+from ..errors import Cancelled, describe
 
 STRATEGY_TEXT = {"linear": "Linear (fastest)", "finetune": "Fine-tune (default)", "joint": "Joint (+ MS²L tasks)"}
 STRATEGY_TIP = {
@@ -42,14 +43,12 @@ class TrainWorker(QObject):
         self.job = job
 
     def run(self) -> None:
-        from ms2l.train import Cancelled
-
         try:
             result = self.job.run(progress=self.progress.emit)
         except Cancelled:
             self.cancelled.emit()
         except Exception as e:  # noqa: BLE001 - the dialog shows every failure as a message
-            self.failed.emit(str(e) or type(e).__name__)
+            self.failed.emit(describe(e))
         else:
             self.succeeded.emit(result)
 

@@ -14,16 +14,21 @@ sites are named ``<joint>_End`` and placed at their offset in the joint's frame.
 
 :func:`bvh_to_ntu` maps the positions onto the convention with the ``bvh``
 adapter (see :mod:`pose_adapters.bvh` for the name table, axes and units).
+
+:func:`read_cmu_bvh` reads the CMU takes converted for Reallusion's Character Creator
+rig (``CC_Base_*`` joints): it checks the body joints are there and drops frame 0 when
+it is a prepended T-pose (:func:`starts_with_tpose`; docs/datasets.md has the checks).
 """
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from ..bvh import BVH, canonical_positions
+from ..bvh import BVH, BVH_CANONICAL, BVH_FALLBACKS, BVH_NAME_TABLE, BVH_UP_AXES, canonical_positions, detect_up_axis
 from ._text import read_lines
 from .errors import SkeletonFileError
 
@@ -133,8 +138,14 @@ class _Tokens:
         return self.items[self.i][0] if self.i < len(self.items) else None
 
 
-def read_bvh(path: str | Path) -> BvhMotion:
-    """Read a BVH file and run forward kinematics; malformed files raise :class:`SkeletonFileError`."""
+def read_bvh(path: str | Path, *, skip_first: int = 0) -> BvhMotion:
+    """Read a BVH file and run forward kinematics; malformed files raise :class:`SkeletonFileError`.
+
+    ``skip_first`` drops that many leading frames (a prepended rest or T-pose) from
+    ``motion`` and ``positions``; at least one frame must remain.
+    """
+    if skip_first < 0:
+        raise ValueError(f"skip_first must be >= 0, got {skip_first}")
     path = Path(path)
     lines = read_lines(path)
     motion_at = next((k for k, ln in enumerate(lines) if ln.strip() == "MOTION"), None)
@@ -226,6 +237,9 @@ def read_bvh(path: str | Path) -> BvhMotion:
     if not np.isfinite(motion).all():
         j = rows[int(np.flatnonzero(~np.isfinite(motion).all(axis=1))[0])][0]
         raise SkeletonFileError(path, "frame line has a non-finite value", line=j + 1)
+    if skip_first >= n_frames:
+        raise SkeletonFileError(path, f"cannot skip {skip_first} of its {n_frames} frame(s): none would remain")
+    motion = motion[skip_first:]
     offsets_a = np.array(offsets, np.float64)
     positions = forward_kinematics(tuple(parents), offsets_a, tuple(channels), motion)
     return BvhMotion(path.stem, tuple(names), tuple(parents), offsets_a, tuple(channels), frame_time, motion, positions)
@@ -239,15 +253,97 @@ def _is_float(text: str) -> bool:
         return False
 
 
-def bvh_to_ntu(motion: BvhMotion, *, scale: float = 0.01, mirrored: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def bvh_to_ntu(
+    motion: BvhMotion, *, scale: float = 0.01, mirrored: bool = False, up: str = "y"
+) -> tuple[np.ndarray, np.ndarray]:
     """The motion in the convention: ``(joints[T, 25, 3] metres, confidence[T, 25])``.
 
-    ``scale`` takes the file's units to metres (0.01 for centimetres).  Joints the
-    name table cannot find get confidence 0.
+    ``scale`` takes the file's units to metres (0.01 for centimetres).  ``up`` names the
+    world's vertical after forward kinematics: ``"y"`` (BVH's usual, the default), ``"z"``,
+    or ``"auto"`` to read it off the posed spine (:func:`pose_adapters.bvh.detect_up_axis`).
+    Joints the name table cannot find get confidence 0.
     """
-    adapter = BVH if scale == BVH.scale else dataclasses.replace(BVH, scale=scale)
+    if up not in ("y", "z", "auto"):
+        raise ValueError(f"up must be 'y', 'z' or 'auto', got {up!r}")
     positions, present = canonical_positions(motion.names, motion.positions)
+    if up == "auto":
+        up = detect_up_axis(positions, present)
+    axes = BVH_UP_AXES[up]
+    adapter = BVH if scale == BVH.scale and up == "y" else dataclasses.replace(BVH, scale=scale, axes=axes.copy())
     return adapter.to_ntu(positions, present, mirrored=mirrored)
+
+
+# ---------------------------------------------------------------- CMU (Character Creator rig)
+
+_CMU_NAME = re.compile(r"^(\d+)_(\d+)$")
+#: Canonical joints a CMU take must have by name; head and hand end sites are built.
+CMU_REQUIRED: tuple[str, ...] = tuple(c for c in BVH_CANONICAL if c not in BVH_FALLBACKS)
+
+
+def parse_cmu_name(name: str | Path) -> tuple[int, int]:
+    """``"002_01.bvh"`` -> (subject, trial)."""
+    m = _CMU_NAME.match(Path(name).name.removesuffix(".bvh"))
+    if not m:
+        raise SkeletonFileError(name, "name does not follow <subject>_<trial>.bvh")
+    return int(m.group(1)), int(m.group(2))
+
+
+def starts_with_tpose(motion: BvhMotion) -> bool:
+    """Whether frame 0 is a T-pose the motion then jumps away from (a converter's rest pose).
+
+    T-pose: both arms straight and level -- wrist to wrist is at least 97 % of the path
+    wrist -> shoulder -> shoulder -> wrist, at right angles (within 6 degrees) to the spine.
+    Jump: some joint moves from frame 0 to 1 more than 3 times as far as any joint moves
+    between any two later frames.  Checked on the CMU conversion: the 10 takes 007_03-007_12
+    start so (2.4-3.1 m jumps, later steps at most 11 cm); 003_02 opens in a real T-pose
+    and moves on smoothly (2.5 cm), and is kept.
+    """
+    if motion.num_frames < 2:
+        return False
+    pos, present = canonical_positions(motion.names, motion.positions)
+    k = {c: i for i, c in enumerate(BVH_CANONICAL)}
+    need = ("hips", "neck", "l_shoulder", "r_shoulder", "l_wrist", "r_wrist")
+    if not all(present[0, k[c]] == 1.0 for c in need):
+        return False
+    p = {c: pos[0, k[c]].astype(np.float64) for c in need}
+    span = p["l_wrist"] - p["r_wrist"]
+    path = (np.linalg.norm(p["l_wrist"] - p["l_shoulder"]) + np.linalg.norm(p["l_shoulder"] - p["r_shoulder"])
+            + np.linalg.norm(p["r_shoulder"] - p["r_wrist"]))
+    spine = p["neck"] - p["hips"]
+    norms = np.linalg.norm(span) * np.linalg.norm(spine)
+    if path <= 0 or norms <= 0:
+        return False
+    straight = np.linalg.norm(span) / path >= 0.97
+    level = abs(float(span @ spine)) / norms <= np.sin(np.radians(6.0))
+    used = present.max(axis=0) == 1.0
+    steps = np.linalg.norm(np.diff(pos[:, used], axis=0), axis=-1).max(axis=-1)
+    later = steps[1:].max() if len(steps) > 1 else 0.0
+    return bool(straight and level and steps[0] > 3.0 * later)
+
+
+def read_cmu_bvh(path: str | Path, *, drop_tpose: bool | None = None) -> BvhMotion:
+    """Read a CMU take as converted for iClone (``CC_Base_*`` joints, centimetres, 60 fps).
+
+    ``drop_tpose``: ``True`` drops frame 0, ``False`` keeps it, ``None`` (default) drops it
+    when :func:`starts_with_tpose` says it is a prepended T-pose.  A file without the
+    body joints the name table needs raises :class:`SkeletonFileError` naming them.  Pass
+    the result to ``bvh_to_ntu(motion, up="auto")``: the four takes with an ``RL_BoneRoot``
+    store a Z-up hierarchy but pose it Y up, all others are Y up throughout.
+    """
+    path = Path(path)
+    motion = read_bvh(path)
+    present = canonical_positions(motion.names, motion.positions[:1])[1][0]
+    missing = [c for c, p in zip(BVH_CANONICAL, present) if c in CMU_REQUIRED and p == 0]
+    if missing:
+        looked = ", ".join(f"{c} ({BVH_NAME_TABLE[c][-1]})" for c in missing)
+        raise SkeletonFileError(path, f"not a complete body: no joint for {looked}")
+    if drop_tpose is None:
+        drop_tpose = starts_with_tpose(motion)
+    if drop_tpose:
+        if motion.num_frames < 2:
+            raise SkeletonFileError(path, "cannot drop the T-pose frame: it is the only frame")
+        motion = dataclasses.replace(motion, motion=motion.motion[1:], positions=motion.positions[1:])
+    return motion
 
 
 def write_bvh(motion: BvhMotion, path: str | Path) -> None:

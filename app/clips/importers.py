@@ -1,0 +1,172 @@
+"""Getting clips in: pose extraction from a video, skeleton files of every readable format, and
+dataset folders written by :mod:`.export` (each clip its own transaction)."""
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Sequence
+
+import numpy as np
+
+from pose_adapters.clipfile import read_clip
+from pose_adapters.readers import SkeletonFileError
+
+from ..errors import LibraryError
+from .arrays import inside, make_preview
+
+if TYPE_CHECKING:
+    from .store import ClipStore, Progress
+
+
+class ImportMixin:
+    """Import methods of :class:`app.clips.library.Library` (they store through ``self.add``)."""
+
+    # -- import --------------------------------------------------------------------------------------
+    def import_video(self: ClipStore, video: str | Path, label: str | None, *, mirrored: bool = False,
+                     start_s: float | None = None, end_s: float | None = None, max_frames: int | None = None,
+                     progress: Progress | None = None, extract: Callable[..., dict] | None = None) -> int:
+        """Run pose extraction (MediaPipe) on ``video`` and store it as one clip; returns its id.
+
+        ``start_s``/``end_s`` keep only that stretch (media time); frames before the
+        first and after the last with a person are dropped.  ``progress(done, total)``
+        after every frame; an exception it raises cancels the import (nothing is stored).
+        """
+        video = Path(video)
+        if extract is None:
+            from ..live.extract import extract_video as extract
+        if end_s is not None:
+            # No need to run the pose estimator past the stretch (frames count from 0 at 0 s).
+            rate = _video_fps(video)
+            if rate:
+                need = int(math.ceil((end_s + 1.0) * rate)) + 1
+                max_frames = need if max_frames is None else min(max_frames, need)
+        r = extract(video, mirrored=mirrored, max_frames=max_frames, progress=False, on_frame=progress)
+        joints, conf, t = r["joints"], r["confidence"], np.asarray(r["timestamps"], np.float64)
+        fps = r.get("fps") or None
+        keep = np.ones(len(t), bool)
+        if start_s is not None:
+            keep &= t >= start_s
+        if end_s is not None:
+            keep &= t <= end_s
+        seen = keep & (conf > 0).any(-1)
+        if not seen.any():
+            where = "" if start_s is None and end_s is None else f" between {start_s} s and {end_s} s"
+            raise LibraryError(f"no person found in {video}{where}")
+        first, last = np.flatnonzero(seen)[[0, -1]]
+        s = slice(first, last + 1)
+        preview = _video_preview(video, int((first + last) // 2))
+        src = f"{video}" + ("" if start_s is None and end_s is None else f"@{t[first]:.2f}-{t[last]:.2f}s")
+        return self.add(joints[s], conf[s], t[s], label=label, source=src, fps=fps, preview=preview)
+
+    def import_skeleton_file(self: ClipStore, path: str | Path, label: str | None = None) -> list[int]:
+        """Import an NTU ``.skeleton``, NW-UCLA ``.json``, PKU-MMD ``.txt`` or ms2l ``.npz`` clip.
+
+        Returns the new ids (one clip: the most active person).  ``label`` overrides
+        the file's own (NW-UCLA action name, ``NTU A011``); PKU-MMD files carry none.
+        """
+        from pose_adapters.readers import read_ntu_skeleton, read_nwucla, read_pkummd
+
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if not path.is_file():
+            raise FileNotFoundError(f"no such file: {path}")
+        if suffix == ".skeleton":
+            s = read_ntu_skeleton(path, max_bodies=1)
+            if len(s.confidence) == 0 or not (s.confidence[0] > 0).any():
+                raise LibraryError(f"{path}: no person in any frame (the file has no tracked body)")
+            own = f"NTU A{s.action:03d}" if s.action is not None else None
+            return [self.add(s.joints[0], s.confidence[0], None, fps=30.0, label=label or own, source=f"ntu:{s.name}")]
+        if suffix == ".json":
+            from ms2l.data import NWUCLA_FPS
+
+            c = read_nwucla(path)
+            if not (c.confidence > 0).any():
+                raise LibraryError(f"{path}: no person in any frame")
+            return [self.add(c.joints, c.confidence, None, fps=NWUCLA_FPS, label=label or c.label_name,
+                             source=f"nw-ucla:{c.name}")]
+        if suffix == ".txt":
+            c = read_pkummd(path)
+            p = int(np.argmax((c.confidence > 0).any(-1).sum(-1)))  # the person present longest
+            seen = (c.confidence[p] > 0).any(-1)
+            if not seen.any():
+                raise LibraryError(f"{path}: no person in any frame")
+            return [self.add(c.joints[p], c.confidence[p], None, fps=30.0, label=label, source=f"pku-mmd:{c.name}")]
+        if suffix == ".npz":
+            clip = read_clip(path)
+            return [self.add(clip.joints, clip.confidence, clip.timestamps, fps=clip.fps or None,
+                             label=label or clip.label, source=str(path))]
+        raise LibraryError(f"{path}: unknown skeleton file type {suffix!r} "
+                           "(.skeleton NTU, .json NW-UCLA, .txt PKU-MMD, .npz ms2l clip)")
+
+    def import_files(self: ClipStore, paths: Sequence[str | Path], label: str | None = None,
+                     progress: Progress | None = None) -> list[int]:
+        """Import skeleton files (see :meth:`import_skeleton_file`), each its own transaction."""
+        ids: list[int] = []
+        for k, p in enumerate(paths):
+            ids += self.import_skeleton_file(p, label)
+            if progress:
+                progress(k + 1, len(paths))
+        return ids
+
+    def import_folder(self: ClipStore, folder: str | Path, progress: Progress | None = None) -> list[int]:
+        """Import a dataset folder written by :meth:`export` (any tool may write one); returns new ids.
+
+        Every path in ``index.csv`` must stay inside ``folder``; one that escapes it is
+        refused before anything is imported.
+        """
+        folder = Path(folder)
+        index = folder / "index.csv"
+        if not index.is_file():
+            raise LibraryError(f"{folder} has no index.csv: not an exported clip dataset")
+        with open(index, newline="") as f:
+            rows = list(csv.DictReader(f))
+        if rows and "file" not in rows[0]:
+            raise LibraryError(f"{index}: no 'file' column")
+        paths = [inside(folder, r["file"]) for r in rows]  # all checked before the first import
+        previews = [inside(folder, r["preview"]) if r.get("preview") else None for r in rows]
+        ids = []
+        for k, (row, path, prev) in enumerate(zip(rows, paths, previews)):
+            try:
+                clip = read_clip(path)
+            except SkeletonFileError as e:
+                raise LibraryError(f"{path}: cannot read ({e.problem})") from None
+            label = row.get("label") or clip.label or None
+            fps = clip.fps or (float(row["fps"]) if row.get("fps") else None)
+            ids.append(self.add(clip.joints, clip.confidence, clip.timestamps, label=label, fps=fps,
+                                source=row.get("source") or str(path),
+                                preview=prev.read_bytes() if prev is not None and prev.is_file() else None))
+            if progress:
+                progress(k + 1, len(rows))
+        return ids
+
+
+def _video_fps(video: Path) -> float | None:
+    """The frame rate a video's container declares (None when it does not say)."""
+    try:
+        import cv2
+
+        cap = cv2.VideoCapture(str(video))
+        try:
+            fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        finally:
+            cap.release()
+    except Exception:  # noqa: BLE001 - only an optimisation
+        return None
+    return fps if math.isfinite(fps) and 0 < fps < 1000 else None
+
+
+def _video_preview(video: Path, index: int) -> bytes | None:
+    """A thumbnail of frame ``index`` of ``video`` (None when it cannot be read)."""
+    try:
+        import cv2
+
+        cap = cv2.VideoCapture(str(video))
+        try:
+            cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+            ok, img = cap.read()
+        finally:
+            cap.release()
+        return make_preview(img) if ok and img is not None else None
+    except Exception:  # noqa: BLE001 - a preview is optional; the clip matters
+        return None

@@ -1,0 +1,70 @@
+"""Datasets: one dispatcher over one module per dataset.
+
+==========  =======================================  =============================
+name        module                                   what ``--data`` is
+==========  =======================================  =============================
+nw-ucla     :mod:`ms2l.data.nwucla`                  the ``all_sqe`` JSON folder
+ntu60/120   :mod:`ms2l.data.ntu`                     a cache from ``ms2l prepare``
+pkummd1/2   :mod:`ms2l.data.pkummd`                  a cache from ``ms2l prepare``
+==========  =======================================  =============================
+
+Every loader returns a :class:`~ms2l.data.clipset.ClipSet` of clips already through
+:func:`ms2l.preprocess.prepare`, the one preprocessing function.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from ..config import ModelConfig
+from ..errors import DatasetError
+from .clipset import ClipDataset, ClipSet, collate, per_class_sample, stratified_fraction
+from .nwucla import NWUCLA_FPS, NWUCLA_LABELS
+
+Loader = Callable[..., ClipSet]
+
+#: dataset name -> (persons a model for it takes, loader(data_dir, config, split, protocol, progress, dataset))
+def _nwucla(data_dir: Path, config: ModelConfig, split: str, protocol: str | None, progress: bool, dataset: str) -> ClipSet:
+    from . import nwucla
+    return nwucla.load(data_dir, config, split, protocol, progress)
+
+
+def _ntu(data_dir: Path, config: ModelConfig, split: str, protocol: str | None, progress: bool, dataset: str) -> ClipSet:
+    from .ntu import load_ntu
+    return load_ntu(data_dir, config, split, protocol, progress, dataset=dataset)
+
+
+def _pku(data_dir: Path, config: ModelConfig, split: str, protocol: str | None, progress: bool, dataset: str) -> ClipSet:
+    from .pkummd import load_pkummd
+    return load_pkummd(data_dir, config, split, protocol, progress, dataset=dataset)
+
+
+REGISTRY: dict[str, tuple[int, Loader]] = {
+    "nw-ucla": (1, _nwucla),
+    "ntu60": (2, _ntu), "ntu120": (2, _ntu),
+    "pkummd1": (2, _pku), "pkummd2": (2, _pku),
+}
+DATASETS: tuple[str, ...] = tuple(REGISTRY)
+CACHED: tuple[str, ...] = ("ntu60", "ntu120", "pkummd1", "pkummd2")
+
+
+def _entry(name: str) -> tuple[int, Loader]:
+    if name not in REGISTRY:
+        raise DatasetError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    return REGISTRY[name]
+
+
+def dataset_config(name: str, base: ModelConfig) -> ModelConfig:
+    """The input layout a new model needs for dataset ``name`` (NTU, PKU-MMD: two persons)."""
+    persons = _entry(name)[0]
+    return base.replace(persons=persons) if persons > 1 else base
+
+
+def load_dataset(name: str, data_dir: str | Path, config: ModelConfig, split: str, progress: bool = False,
+                 protocol: str | None = None) -> ClipSet:
+    """One split of a dataset, prepared for ``config``."""
+    return _entry(name)[1](Path(data_dir), config, split, protocol, progress, name)
+
+
+__all__ = ["CACHED", "DATASETS", "ClipDataset", "ClipSet", "NWUCLA_FPS", "NWUCLA_LABELS", "collate",
+           "dataset_config", "load_dataset", "per_class_sample", "stratified_fraction"]

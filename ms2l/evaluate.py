@@ -1,0 +1,36 @@
+"""Evaluation of whole clips: class probabilities, top-1, per-class accuracy and confusion."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from .data.clipset import ClipDataset, ClipSet, collate
+from .errors import ModelFileError
+from .model import MS2L
+
+
+@torch.no_grad()
+def predict(model: MS2L, clips: ClipSet, device: torch.device, batch_size: int = 128) -> np.ndarray:
+    """Class probabilities ``[N, num_classes]`` of whole clips, in order."""
+    model.eval().to(device)
+    loader = DataLoader(ClipDataset(clips, 10**9), batch_size=batch_size, shuffle=False, collate_fn=collate)
+    return torch.cat([model(x.to(device), l.to(device)).float().softmax(-1).cpu() for x, l, _ in loader]).numpy()
+
+
+def evaluate(model: MS2L, clips: ClipSet, device: torch.device | str = "cpu") -> dict[str, Any]:
+    """Top-1 %, count, per-class top-1 % and the confusion matrix (rows: truth)."""
+    names = model.config.labels
+    if tuple(clips.label_names) != tuple(names):
+        raise ModelFileError(f"model labels {list(names)} do not match the data's labels {list(clips.label_names)}")
+    pred = predict(model, clips, torch.device(device)).argmax(1)
+    y = clips.labels
+    k = len(names)
+    cm = np.zeros((k, k), int)
+    np.add.at(cm, (y, pred), 1)
+    per_class = {names[c]: (100.0 * cm[c, c] / cm[c].sum() if cm[c].sum() else None) for c in range(k)}
+    return {"top1": 100.0 * float((pred == y).mean()) if len(y) else math.nan, "n": int(len(y)),
+            "per_class": per_class, "confusion": cm.tolist()}

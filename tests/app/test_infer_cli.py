@@ -1,0 +1,100 @@
+"""``ms2l infer``: JSON lines per frame, events and an annotated video, on real video and on replayed skeletons."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from app.types import Skeleton
+from app.live.sources import save_skeleton_clip
+from fakes import body, tiny_model
+from ms2l.checkpoint import ASSETS_DIR, DEFAULT_MODEL
+from app.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path_factory, monkeypatch):
+    monkeypatch.setenv("MS2L_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    """The shipped default model when it exists, else a small random one."""
+    if (ASSETS_DIR / DEFAULT_MODEL).exists():
+        return "default"
+    return str(tiny_model(tmp_path_factory.mktemp("cli") / "tiny.safetensors"))
+
+
+def read_lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def check_lines(lines, n, fps):
+    assert len(lines) == n
+    assert [d["frame"] for d in lines] == list(range(n))
+    assert [d["t"] for d in lines] == pytest.approx([i / fps for i in range(n)], abs=1e-5)
+    for d in lines:
+        assert set(d) >= {"t", "frame", "person", "top", "action", "state"}
+        assert isinstance(d["person"], bool)
+        if d["top"]:
+            ps = [x["p"] for x in d["top"]]
+            assert all(0 <= p <= 1 for p in ps) and sum(ps) == pytest.approx(1, abs=1e-4)
+            assert ps == sorted(ps, reverse=True)
+        assert d["action"] is None or d["state"] == "action"
+
+
+def test_infer_on_a_real_video(videos_dir, model, tmp_path):
+    pytest.importorskip("mediapipe")
+    out, events, video = tmp_path / "p.jsonl", tmp_path / "e.jsonl", tmp_path / "a.avi"
+    rc = main(["infer", str(videos_dir / "calisthenics-3people.avi"), "--model", model, "--out", str(out),
+               "--events", str(events), "--annotated", str(video), "--max-frames", "36", "--min-fill", "0.25",
+               "--threshold", "0.0"])
+    assert rc == 0
+    lines = read_lines(out)
+    check_lines(lines, 36, 10.0)
+    assert sum(d["person"] for d in lines) > 18, "MediaPipe finds someone in most frames"
+    assert any(d["top"] for d in lines), "the window filled and the model ran"
+    assert any(d["action"] for d in lines)
+    ev = read_lines(events)
+    assert ev and ev[0]["kind"] == "start"
+    cap = cv2.VideoCapture(str(video))
+    assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 36
+    assert cap.read()[1].shape == (288, 384, 3)
+
+
+def _clip(tmp_path, n=45, fps=30.0):
+    skels = [Skeleton(t=i / fps, frame_index=i, joints=body(i / fps), confidence=np.ones(25, np.float32))
+             if not 20 <= i < 24 else None for i in range(n)]
+    return save_skeleton_clip(tmp_path / "clip.npz", skels, timestamps=[i / fps for i in range(n)])
+
+
+def test_infer_on_a_skeleton_clip(tmp_path, model):
+    clip = _clip(tmp_path)
+    out, video = tmp_path / "p.jsonl", tmp_path / "a.mp4"
+    assert main(["infer", str(clip), "--model", model, "--out", str(out), "--annotated", str(video),
+                 "--min-fill", "0.3", "--top", "2"]) == 0
+    lines = read_lines(out)
+    assert len(lines) == 45 and [d["person"] for d in lines[19:25]] == [True, False, False, False, False, True]
+    assert any(len(d["top"]) == 2 for d in lines)
+    assert int(cv2.VideoCapture(str(video)).get(cv2.CAP_PROP_FRAME_COUNT)) == 45
+
+
+def test_infer_realtime_writes_a_line_per_input_frame(tmp_path, model):
+    clip = _clip(tmp_path, n=30)
+    out = tmp_path / "p.jsonl"
+    assert main(["infer", str(clip), "--model", model, "--out", str(out), "--realtime", "--min-fill", "0.3"]) == 0
+    lines = read_lines(out)
+    assert [d["frame"] for d in lines] == list(range(30))
+    check_lines([{k: v for k, v in d.items() if k != "dropped"} for d in lines], 30, 30.0)
+
+
+def test_infer_errors(tmp_path, model, capsys):
+    assert main(["infer", str(tmp_path / "missing.avi"), "--model", model, "--out", str(tmp_path / "p.jsonl")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["infer", "camera:9", "--model", model, "--out", str(tmp_path / "p.jsonl")]) == 2
+    assert "cannot open camera 9" in capsys.readouterr().err
+    clip = _clip(tmp_path, n=5)
+    assert main(["infer", str(clip), "--model", str(tmp_path / "nope.safetensors"), "--out",
+                 str(tmp_path / "p.jsonl")]) == 2

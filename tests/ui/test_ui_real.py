@@ -1,0 +1,59 @@
+"""The window over the real runtime (MediaPipe pose, a real model file) on a real shared video."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PyQt6.QtCore import QSettings
+
+from app.ui.main_window import MainWindow
+from app.ui.settings import SettingsStore
+from app.ui.video_view import bgr_to_qimage
+from test_ui_fakes import qimage_array
+
+pytest.importorskip("mediapipe")
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory) -> Path:
+    """An untrained, small model file: the overlay does not depend on what the model says."""
+    from ms2l.checkpoint import save_model
+    from ms2l.config import ModelConfig
+    from ms2l.model import MS2L
+
+    labels = ("wave", "squat", "jump", "clap", "walk", "sit")
+    path = tmp_path_factory.mktemp("models") / "small.safetensors"
+    save_model(MS2L(ModelConfig(hidden=16, labels=labels), with_ssl_heads=False), path,
+               {"description": "untrained, for tests"}, include_ssl_heads=False)
+    return path
+
+
+def test_real_runtime_draws_the_skeleton_on_a_shared_video(qtbot, tmp_path, videos_dir, small_model):
+    from app.live.runtime import Runtime, RuntimeSettings
+
+    runtime = Runtime(str(small_model), settings=RuntimeSettings(device="cpu", backend="torch"))
+    store = SettingsStore(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    win = MainWindow(runtime, store=store, models_dir=tmp_path, model=str(small_model), dialogs=False)
+    qtbot.addWidget(win)
+    win.show()
+    win.open_source(str(videos_dir / "calisthenics-3people.avi"))
+    try:
+        qtbot.waitUntil(win.video.overlay_drawn, timeout=20000)
+        # Read the shown frame, its skeleton and the composed image together (no event in between).
+        raw = qimage_array(bgr_to_qimage(win.video.frame))
+        drawn = qimage_array(win.video.composed())
+        sk = win.video.skeleton
+    finally:
+        win.close()
+    assert not win.errors, win.errors
+    h, w = raw.shape[:2]
+    pts = np.round(sk.image_points).astype(int)
+    seen = (sk.confidence > 0.5) & (pts[:, 0] >= 0) & (pts[:, 0] < w) & (pts[:, 1] >= 0) & (pts[:, 1] < h)
+    assert seen.sum() >= 8, "MediaPipe should find the person in front"
+    changed = np.abs(drawn.astype(int) - raw.astype(int)).sum(axis=2) > 40
+    hits = [changed[y, x] for x, y in pts[seen]]
+    assert np.mean(hits) > 0.9
+    # ...and the picture is untouched away from the skeleton (the sky above everyone).
+    assert changed[: max(1, pts[seen, 1].min() - 20)].mean() < 0.01
+    assert "calisthenics-3people.avi" in win.status_label.text()
