@@ -32,9 +32,16 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from ms2l.errors import ConfigError
+
 from .clips import Library, LibraryError
 
-STRATEGIES = ("linear", "finetune", "joint")
+STRATEGIES = ("linear", "prototype", "finetune", "joint")
+#: Below this many clips in its smallest action, Train learns from every clip: accuracy is
+#: estimated by k-fold cross-validation (one clip per action held out per fold, up to
+#: :data:`MAX_FOLDS` folds), then the final model is fitted on all clips.
+FEW_CLIPS = 5
+MAX_FOLDS = 5
 Progress = Callable[[dict[str, Any]], None]
 
 #: Clip passes (epochs x clips) the fine-tuning stage gets; sized so that 5 clips of 10 actions
@@ -55,7 +62,10 @@ class FinetuneSpec:
     encoder: model file whose encoder to start from, or ``default`` (the shipped model).
     epochs: epochs of the main stage (None: from the clip count, :func:`training_plan`).
     lr: learning rate of the main stage (None: the plan's).
-    val_fraction: share of each action's clips held out for validation (0: none).
+    val_fraction: share of each action's clips held out for validation (0: none) -- used when every
+        action has at least :data:`FEW_CLIPS` clips; with fewer, see ``cv``.
+    cv: ``auto`` -- cross-validate (and train the final model on every clip) when the smallest
+        action has fewer than :data:`FEW_CLIPS` clips; ``always``; ``never`` (hold out ``val_fraction``).
     use_unlabelled: ``joint`` runs the MS²L tasks on the library's unlabelled clips.
     name: file name in the registry (None: ``mine-<date>-<time>``).
     tasks: ``joint``: comma list of the MS²L tasks to add.
@@ -73,20 +83,25 @@ class FinetuneSpec:
     name: str | None = None
     device: str = "auto"
     tasks: str = "motion,jigsaw,contrastive"  # joint: the MS²L tasks added
+    cv: str = "auto"
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
-            raise ValueError(f"unknown strategy {self.strategy!r}; choose from {', '.join(STRATEGIES)}")
+            raise ConfigError(f"unknown strategy {self.strategy!r}; choose from {', '.join(STRATEGIES)}")
         if not 0 <= self.val_fraction < 1:
-            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+            raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+        if self.cv not in ("auto", "always", "never"):
+            raise ConfigError(f"cv must be auto, always or never, not {self.cv!r}")
 
 
 @dataclass
 class FinetuneResult:
     """What a finished job produced.
 
-    validation: :func:`ms2l.train.evaluate` on the held-out clips (``top1``, ``n``,
-    ``per_class`` %, ``confusion`` ``[K, K]`` rows = truth), or None without a split.
+    validation: :func:`ms2l.evaluate.evaluate` on the held-out clips (``top1``, ``n``,
+    ``per_class`` %, ``confusion`` ``[K, K]`` rows = truth), or None without a split.  After
+    cross-validation it is the pooled result over every fold's held-out clips, with
+    ``folds``, ``fold_top1`` and ``ci95`` (half-width of a 95 % interval, points) added.
     train: the same on the training clips.  history: one record per epoch, all stages.
     """
 
@@ -107,11 +122,54 @@ class FinetuneResult:
     def metrics(self) -> dict[str, Any]:
         return self.validation if self.validation is not None else self.train
 
+    @property
+    def reliability(self) -> str:
+        """How far to trust the accuracy figure, in words (for the dialog and the card)."""
+        return describe_estimate(self.validation, self.meta.get("data", {}).get("clips per label", {}))
+
+
+def describe_estimate(val: dict[str, Any] | None, counts: dict[str, int]) -> str:
+    """``"3 clips per action (cross-validated, 4 folds): 83 % ± 9"`` and the like."""
+    few = min(counts.values()) if counts else 0
+    per = f"{few} clip{'s' if few != 1 else ''} per action" if counts else "no clips"
+    if val is None:
+        return f"{per}: no estimate (record at least 2 clips of every action to get one)"
+    how = f"cross-validated, {val['folds']} folds" if "folds" in val else f"{val['n']} held-out clips"
+    ci = val.get("ci95", binomial_ci95(val["top1"], val["n"]))
+    return f"{per} ({how}): {val['top1']:.0f} % ± {ci:.0f}"
+
+
+def binomial_ci95(top1: float, n: int) -> float:
+    """Half-width in points of the normal 95 % interval of an accuracy measured on ``n`` clips."""
+    if n <= 0:
+        return float("nan")
+    p = min(max(top1 / 100.0, 0.0), 1.0)
+    return 100.0 * 1.96 * math.sqrt(max(p * (1 - p), 0.25 / n) / n)
+
+
+def cv_folds(labels: np.ndarray, seed: int, max_folds: int = MAX_FOLDS) -> list[np.ndarray]:
+    """Held-out indices of each fold: every action's clips split over ``k = min(count, max_folds)`` folds.
+
+    Each fold holds out about 1/k of every action's clips (at least one), so each clip is
+    held out exactly once and every fold still trains on every action.
+    """
+    counts = np.bincount(labels)
+    k = int(min(max_folds, counts[counts > 0].min()))
+    if k < 2:
+        return []
+    rng = np.random.default_rng(seed)
+    folds: list[list[int]] = [[] for _ in range(k)]
+    for c in np.flatnonzero(counts):
+        for i, part in enumerate(np.array_split(rng.permutation(np.flatnonzero(labels == c)), k)):
+            folds[i].extend(int(j) for j in part)
+    return [np.sort(np.array(f, int)) for f in folds]
+
 
 def training_plan(strategy: str, n_train: int, *, epochs: int | None = None, lr: float | None = None,
                   seed: int = 0, tasks: Any = None) -> list[Any]:
     """The stages (:class:`ms2l.train.Recipe` list) that train ``n_train`` labelled clips.
 
+    ``prototype``: class means of augmented features (no optimiser; :func:`ms2l.train.train_classifier`).
     ``linear``: one linear-probe stage (100 epochs over 5 augmented feature copies,
     cheap: the encoder runs once per copy).  ``finetune``/``joint``: that probe, then
     every layer at ``lr`` 3e-4 (cosine), batch 16, for about 600 clip passes
@@ -119,11 +177,12 @@ def training_plan(strategy: str, n_train: int, *, epochs: int | None = None, lr:
     so the time stays near-constant.  Settings chosen on NW-UCLA view 1 -> view 2
     (never the test view), see ``benchmarks/fewshot.py``.
     """
-    from ms2l.config import TaskConfig
-    from ms2l.config import Recipe
+    from ms2l.config import Recipe, TaskConfig
 
     if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+        raise ConfigError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
+    if strategy == "prototype":
+        return [Recipe(strategy="prototype", epochs=1, seed=seed)]
     probe_epochs = epochs if strategy == "linear" and epochs is not None else LINEAR_EPOCHS
     probe = Recipe(strategy="linear", epochs=probe_epochs, lr=1e-3, batch_size=64, seed=seed)
     if strategy == "linear":
@@ -147,6 +206,22 @@ def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np
         val.extend(idx[:k])
         train.extend(idx[k:])
     return np.sort(np.array(train, int)), np.sort(np.array(val, int))
+
+
+def predict_labels(model: Any, clips: Any, device: Any) -> np.ndarray:
+    from ms2l.evaluate import predict
+
+    return predict(model, clips, device).argmax(1)
+
+
+def pooled_result(y: np.ndarray, pred: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
+    """Top-1, per-class and confusion (rows: truth) of predictions ``pred`` against ``y``."""
+    k = len(names)
+    cm = np.zeros((k, k), int)
+    np.add.at(cm, (y, pred), 1)
+    per_class = {names[c]: (100.0 * cm[c, c] / cm[c].sum() if cm[c].sum() else None) for c in range(k)}
+    return {"top1": 100.0 * float((pred == y).mean()) if len(y) else math.nan, "n": int(len(y)),
+            "per_class": per_class, "confusion": cm.tolist()}
 
 
 def build_model(encoder: str | Path, labels: Sequence[str], strategy: str) -> tuple[Any, dict[str, Any], Any]:
@@ -247,32 +322,63 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
         if spec.strategy == "joint" and spec.use_unlabelled:
             unlabelled = lib.clipset(config, labels, unlabelled=True)
             unlabelled = unlabelled if len(unlabelled) else None
-        tr_idx, va_idx = stratified_split(clips.labels, spec.val_fraction, spec.seed)
-        train, val = clips.subset(tr_idx), (clips.subset(va_idx) if len(va_idx) else None)
-        check()
+        counts = np.bincount(clips.labels, minlength=len(labels))
+        use_cv = spec.cv == "always" or (spec.cv == "auto" and counts.min() < FEW_CLIPS)
         from ms2l.config import TaskConfig
 
-        plan = training_plan(spec.strategy, len(train), epochs=spec.epochs, lr=spec.lr, seed=spec.seed,
-                             tasks=TaskConfig.from_names(spec.tasks))
-        total = sum(r.epochs for r in plan)
-        done = 0
+        tasks = TaskConfig.from_names(spec.tasks)
         history: list[dict[str, Any]] = []
         t0 = time.perf_counter()
-        for recipe in plan:
-            stage = recipe.strategy
+        folds = cv_folds(clips.labels, spec.seed) if use_cv else []
+        n_fits = len(folds) + 1
+        if use_cv:
+            tr_idx, va_idx = np.arange(len(clips)), np.zeros(0, int)
+        else:
+            tr_idx, va_idx = stratified_split(clips.labels, spec.val_fraction, spec.seed)
+        train, val = clips.subset(tr_idx), (clips.subset(va_idx) if len(va_idx) else None)
+        done_fits = 0
 
-            def on_epoch(rec: dict[str, Any], stage: str = stage) -> None:
-                row = {**rec, "stage": stage, "epoch": done + rec["epoch"], "epochs": total}
-                history.append(row)
-                tell(phase="train", message=f"Training ({stage}) epoch {row['epoch']}/{total}",
-                     fraction=row["epoch"] / total, **{k: v for k, v in row.items() if k != "seconds"})
+        def fit(model_k: Any, train_k: Any, val_k: Any, what: str) -> None:
+            nonlocal done_fits
+            plan_k = training_plan(spec.strategy, len(train_k), epochs=spec.epochs, lr=spec.lr, seed=spec.seed,
+                                   tasks=tasks)
+            total = sum(r.epochs for r in plan_k)
+            done = 0
+            for recipe in plan_k:
+                stage = recipe.strategy
 
-            train_classifier(model, train, recipe, device, unlabelled=unlabelled if stage == "joint" else None,
-                             progress=on_epoch, should_stop=should_stop, progress_bar=False, validation=val)
-            done += recipe.epochs
+                def on_epoch(rec: dict[str, Any], stage: str = stage) -> None:
+                    row = {**rec, "stage": stage, "epoch": done + rec["epoch"], "epochs": total, "fit": what}
+                    history.append(row)
+                    frac = (done_fits + row["epoch"] / total) / n_fits
+                    tell(phase="train", message=f"{what}: training ({stage}) epoch {row['epoch']}/{total}",
+                         fraction=frac, **{k: v for k, v in row.items() if k != "seconds"})
+
+                train_classifier(model_k, train_k, recipe, device, unlabelled=unlabelled if stage == "joint" else None,
+                                 progress=on_epoch, should_stop=should_stop, progress_bar=False, validation=val_k)
+                done += recipe.epochs
+            done_fits += 1
+
+        cv_result = None
+        if folds:
+            pred_all = np.zeros(len(clips), int)
+            fold_top1 = []
+            for i, held in enumerate(folds):
+                check()
+                keep = np.setdiff1d(np.arange(len(clips)), held)
+                model_k, _, _ = build_model(spec.encoder, labels, spec.strategy)
+                fit(model_k, clips.subset(keep), clips.subset(held), f"fold {i + 1}/{len(folds)}")
+                pred_all[held] = predict_labels(model_k, clips.subset(held), device)
+                fold_top1.append(100.0 * float((pred_all[held] == clips.labels[held]).mean()))
+            cv_result = pooled_result(clips.labels, pred_all, labels)
+            cv_result |= {"folds": len(folds), "fold_top1": fold_top1,
+                          "ci95": binomial_ci95(cv_result["top1"], cv_result["n"])}
+        check()
+        fit(model, train, val, "final model" if folds else "training")
+        plan = training_plan(spec.strategy, len(train), epochs=spec.epochs, lr=spec.lr, seed=spec.seed, tasks=tasks)
         wall = time.perf_counter() - t0
         tell(phase="evaluate", message="Evaluating…", fraction=1.0)
-        result_val = evaluate(model, val, device) if val is not None else None
+        result_val = cv_result if cv_result is not None else (evaluate(model, val, device) if val is not None else None)
         result_train = evaluate(model, train, device)
         check()
 
@@ -281,7 +387,8 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
         if path.suffix != ".safetensors":
             path = path.with_name(path.name + ".safetensors")
         tell(phase="save", message=f"Saving {path.name}…", fraction=1.0)
-        metrics = {"validation": result_val} if result_val is not None else {}
+        metrics = {("cross_validation" if cv_result is not None else "validation"): result_val} \
+            if result_val is not None else {}
         metrics["train"] = result_train
         info = {
             "kind": "classifier",
@@ -290,6 +397,9 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
             "recipe": {"stages": [r.to_dict() for r in plan], "strategy": spec.strategy},
             "data": {"source": "clip library", "library": str(lib.root), "train clips": len(train),
                      "validation clips": 0 if val is None else len(val),
+                     "accuracy estimate": ("cross-validation, every clip held out once, final model on all clips"
+                                           if cv_result is not None else
+                                           "held-out clips" if val is not None else "none"),
                      "unlabelled clips": 0 if unlabelled is None else len(unlabelled),
                      "clips per label": {lab: int((clips.labels == c).sum()) for c, lab in enumerate(labels)}},
             "clip_ids": {"train": [int(i) for i in train.meta["id"]],
@@ -297,10 +407,12 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
             "encoder": {"path": str(spec.encoder), "recipe": enc_meta.get("recipe"), "data": enc_meta.get("data")},
             "metrics": metrics, "train_seconds": wall, "spec": asdict(spec),
         }
+        info["estimate"] = describe_estimate(result_val, info["data"]["clips per label"])
         path = save_bundle(model, path, info)
         card = path.with_suffix(".md")
         tell(phase="done", message=f"Saved {path.name}", fraction=1.0)
-        return FinetuneResult(path, card, labels, spec.strategy, len(train), 0 if val is None else len(val),
+        return FinetuneResult(path, card, labels, spec.strategy, len(train),
+                              (0 if val is None else len(val)) if cv_result is None else 0,
                               0 if unlabelled is None else len(unlabelled), wall, history, result_val, result_train,
                               info)
     finally:

@@ -1,11 +1,43 @@
-"""Training-time augmentation of prepared clips ``x[T, M, V, C]`` (body-centred coordinates)."""
+"""Training-time augmentation of prepared clips ``x[T, M, V, C]`` (body-centred coordinates).
+
+The base views (yaw, scale, shear, temporal crop, speed) are always on when a recipe
+augments.  The additions below are switchable by name (``Recipe.views``,
+``ms2l pretrain/train --views jitter,mask``) so each can be ablated on the few-shot
+benchmark; all are off by default:
+
+=========  ====================================================================
+name       what
+=========  ====================================================================
+tilt       roll and pitch of up to ``tilt_deg`` (a camera above or below the person)
+jitter     Gaussian noise of ``jitter`` (body-size units) on every joint and frame
+dropout    each joint hidden (zeroed) for the whole clip with probability ``joint_dropout``
+mask       one body part (an arm, a leg, the trunk) zeroed in a random stretch of frames
+mirror     half the clips flipped left-right (x negated, left and right joints swapped)
+=========  ====================================================================
+"""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
+from typing import Iterable
 
 import numpy as np
 
+from pose_adapters.convention import JOINT_INDEX, MIRROR_PERMUTATION
+
+from .errors import ConfigError
 from .preprocess import resample
+
+#: Body parts for ``mask`` (NTU-25 indices).
+BODY_PARTS: tuple[tuple[int, ...], ...] = tuple(
+    tuple(JOINT_INDEX[n] for n in names) for names in (
+        ("left_shoulder", "left_elbow", "left_wrist", "left_hand", "left_hand_tip", "left_thumb"),
+        ("right_shoulder", "right_elbow", "right_wrist", "right_hand", "right_hand_tip", "right_thumb"),
+        ("left_hip", "left_knee", "left_ankle", "left_foot"),
+        ("right_hip", "right_knee", "right_ankle", "right_foot"),
+        ("spine_base", "spine_mid", "spine_shoulder", "neck", "head"),
+    ))
+VIEWS = ("tilt", "jitter", "dropout", "mask", "mirror")
 
 
 @dataclass(frozen=True)
@@ -17,6 +49,23 @@ class Augment:
     shear: float = 0.1
     crop_min: float = 0.8
     speed: float = 0.2
+    tilt_deg: float = 0.0
+    jitter: float = 0.0
+    joint_dropout: float = 0.0
+    part_mask: float = 0.0      # probability of masking one body part
+    mirror: float = 0.0         # probability of a left-right flip
+
+    @classmethod
+    def with_views(cls, names: Iterable[str] = ()) -> "Augment":
+        """The base augmentation plus the named additions at their measured strengths."""
+        on = {"tilt": {"tilt_deg": 15.0}, "jitter": {"jitter": 0.01}, "dropout": {"joint_dropout": 0.05},
+              "mask": {"part_mask": 0.5}, "mirror": {"mirror": 0.5}}
+        kw: dict[str, float] = {}
+        for n in names:
+            if n not in on:
+                raise ConfigError(f"unknown augmentation view {n!r}; choose from {', '.join(VIEWS)}")
+            kw.update(on[n])
+        return dataclasses.replace(cls(), **kw)
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator, max_frames: int | None = None) -> np.ndarray:
         T = x.shape[0]
@@ -35,7 +84,27 @@ class Augment:
         shear = np.eye(3, dtype=np.float32) + rng.uniform(-self.shear, self.shear, (3, 3)).astype(np.float32) * (1 - np.eye(3, dtype=np.float32))
         scale = np.diag(rng.uniform(1 - self.scale, 1 + self.scale, 3)).astype(np.float32)
         m = rot @ shear @ scale
-        return (x @ m.T).astype(np.float32)
+        if self.tilt_deg > 0:
+            r, p = np.deg2rad(rng.uniform(-self.tilt_deg, self.tilt_deg, 2))
+            roll = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]], np.float32)
+            pitch = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]], np.float32)
+            m = roll @ pitch @ m
+        x = (x @ m.T).astype(np.float32)
+        if x.shape[-2] == MIRROR_PERMUTATION.shape[0]:  # the part tables are NTU-25 ones
+            if self.mirror > 0 and rng.random() < self.mirror:
+                x = x[:, :, MIRROR_PERMUTATION] * np.array([-1, 1, 1], np.float32)
+            if self.part_mask > 0 and rng.random() < self.part_mask:
+                part = list(BODY_PARTS[int(rng.integers(len(BODY_PARTS)))])
+                n = max(1, int(round(len(x) * rng.uniform(0.3, 1.0))))
+                t0 = int(rng.integers(0, len(x) - n + 1))
+                x = x.copy()
+                x[t0:t0 + n, :, part] = 0.0
+        if self.joint_dropout > 0:
+            keep = rng.random(x.shape[-2]) >= self.joint_dropout
+            x = x * keep[None, None, :, None].astype(np.float32)
+        if self.jitter > 0:
+            x = x + rng.normal(0.0, self.jitter, x.shape).astype(np.float32)
+        return x.astype(np.float32)
 
 
 def crop(x: np.ndarray, max_frames: int, rng: np.random.Generator | None = None) -> np.ndarray:

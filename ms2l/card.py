@@ -31,11 +31,14 @@ def model_card(meta: dict[str, Any], title: str = "ms2l model") -> str:
     if meta.get("command"):
         lines += ["", "## Reproduce", "", "```", meta["command"], "```"]
     metrics = meta.get("metrics") or {}
+    if meta.get("estimate"):
+        lines += ["", "## How far to trust the accuracy", "", str(meta["estimate"])]
     if metrics:
         lines += ["", "## Metrics", ""]
         for k, v in metrics.items():
             if isinstance(v, dict) and "per_class" in v:
-                lines += [f"- {k}: top-1 {v['top1']:.2f} % on {v['n']} clips", "", "| class | top-1 % |", "| --- | --- |"]
+                how = f" (cross-validated over {v['folds']} folds)" if "folds" in v else ""
+                lines += [f"- {k}: top-1 {v['top1']:.2f} % on {v['n']} clips{how}", "", "| class | top-1 % |", "| --- | --- |"]
                 lines += [f"| {c} | {a:.1f} |" if a is not None else f"| {c} | - |" for c, a in v["per_class"].items()]
                 lines.append("")
             else:

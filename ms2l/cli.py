@@ -63,6 +63,9 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=0, help="data-loading worker processes per rank (default: 0)")
     p.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint of an interrupted run with the same --out")
+    p.add_argument("--views", type=lambda s: tuple(v.strip() for v in s.split(",") if v.strip()), default=(),
+                   help="extra augmentation views, a comma list of tilt, jitter, dropout, mask, mirror "
+                        "(default: none; see ms2l/augment.py)")
 
 
 def _device_arg(p: argparse.ArgumentParser) -> None:
@@ -85,7 +88,7 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     tasks = TaskConfig.from_names(a.tasks, temperature=a.temperature)
     config = dataset_config(a.dataset, ModelConfig(window=a.window))
     recipe = default_recipe("pretrain", epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed, tasks=tasks,
-                            precision=a.precision, workers=a.workers)
+                            precision=a.precision, workers=a.workers, views=a.views)
     clips = load_dataset(a.dataset, a.data, config, "train", progress=dist_info.is_main, protocol=a.protocol)
     torch.manual_seed(a.seed)
     model = MS2L(config)
@@ -121,11 +124,12 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .train import train_classifier
 
     info_d, device = distributed.init_from_env(resolve_device(a.device))
-    if a.strategy in ("linear", "finetune") and a.encoder is None:
+    if a.strategy in ("linear", "finetune", "prototype") and a.encoder is None:
         raise SystemExit(f"ms2l train: --strategy {a.strategy} needs --encoder CKPT (from `ms2l pretrain`)")
     tasks = TaskConfig.from_names(a.tasks)
     recipe = default_recipe(a.strategy, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
-                            label_fraction=a.label_fraction, tasks=tasks, precision=a.precision, workers=a.workers)
+                            label_fraction=a.label_fraction, tasks=tasks, precision=a.precision, workers=a.workers,
+                            views=a.views)
     if a.encoder is not None:
         encoder, enc_meta = load_model(a.encoder)
         base = encoder.config
@@ -275,12 +279,13 @@ def add_commands(sub: argparse._SubParsersAction, *, optional_data: bool = False
     _device_arg(q)
     q.set_defaults(func=cmd_pretrain)
 
-    q = sub.add_parser("train", help="train a classifier (linear, finetune, joint or scratch)",
+    q = sub.add_parser("train", help="train a classifier (linear, prototype, finetune, joint or scratch)",
                        description="Train an action classifier on the training split and test it on the test split. "
                                    "Writes MODEL.safetensors, a model card MODEL.md and a summary MODEL.json.")
-    q.add_argument("--strategy", required=True, choices=["linear", "finetune", "joint", "scratch"],
+    q.add_argument("--strategy", required=True, choices=["linear", "prototype", "finetune", "joint", "scratch"],
                    help="linear: frozen encoder; finetune: all layers from the encoder; joint: classification plus the "
-                        "MS²L tasks; scratch: supervised from a random encoder")
+                        "MS²L tasks; scratch: supervised from a random encoder; prototype: frozen encoder, nearest class "
+                        "mean (for a few clips per action)")
     _data_args(q, optional_data=optional_data)
     q.add_argument("--encoder", type=Path, help="pretrained encoder (RUN_DIR/encoder.safetensors, or 'default' for the "
                                                  "shipped model's); needed by linear and finetune")

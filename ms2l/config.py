@@ -92,7 +92,7 @@ class TaskConfig:
         return dataclasses.asdict(self)
 
 
-STRATEGIES = ("pretrain", "linear", "finetune", "joint", "scratch")
+STRATEGIES = ("pretrain", "linear", "finetune", "joint", "scratch", "prototype")
 
 #: Per-strategy defaults (epochs etc.), chosen on the NW-UCLA training views; see README.
 DEFAULTS: dict[str, dict[str, Any]] = {
@@ -101,6 +101,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "finetune": {"epochs": 50},
     "joint": {"epochs": 50},
     "scratch": {"epochs": 50},
+    "prototype": {"epochs": 1},  # no optimiser: class means of augmented features
 }
 
 
@@ -128,6 +129,7 @@ class Recipe:
     schedule: str = "cosine"   # cosine | constant
     grad_clip: float = 10.0
     augment: bool = True
+    views: tuple[str, ...] = ()  # switchable augmentation additions (ms2l.augment.VIEWS)
     seed: int = 0
     tasks: TaskConfig = field(default_factory=TaskConfig)
     label_fraction: float = 1.0
@@ -140,6 +142,11 @@ class Recipe:
             raise ConfigError(f"unknown strategy {self.strategy!r}; choose from {', '.join(STRATEGIES)}")
         if self.precision not in ("auto", "bf16", "fp32"):
             raise ConfigError(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
+        self.views = tuple(self.views)
+        from .augment import VIEWS
+        unknown = [v for v in self.views if v not in VIEWS]
+        if unknown:
+            raise ConfigError(f"unknown augmentation views {unknown}; choose from {', '.join(VIEWS)}")
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

@@ -80,7 +80,8 @@ def _loader(clips: ClipSet, max_frames: int, recipe: Recipe, seed_offset: int = 
     """Seeded shuffling through DistributedSampler (also with one process, so a run's
     global batches are the same whatever the number of processes)."""
     info = distributed.current()
-    ds = ClipDataset(clips, max_frames, Augment() if recipe.augment else None, seed=recipe.seed + seed_offset)
+    ds = ClipDataset(clips, max_frames, Augment.with_views(recipe.views) if recipe.augment else None,
+                     seed=recipe.seed + seed_offset)
     # drop_last: ranks share out whole clips (at most world_size - 1 left out per epoch)
     # rather than repeating some to pad, which would weigh them twice.
     sampler = DistributedSampler(ds, num_replicas=info.world_size, rank=info.rank, shuffle=True,
@@ -337,6 +338,8 @@ def train_classifier(
         raise ValueError("model config has no labels: set labels before training a classifier")
     if recipe.strategy == "linear":
         return _train_linear(model, train, recipe, device, progress, should_stop, progress_bar, validation)
+    if recipe.strategy == "prototype":
+        return _fit_prototypes(model, train, recipe, device, progress, should_stop, validation)
     if recipe.strategy == "pretrain":
         raise ValueError("use pretrain() for the pretrain strategy")
     _set_encoder_trainable(model, True)
@@ -358,13 +361,57 @@ def train_classifier(
                 progress_bar, checkpoint_dir, resume, after_epoch=validate)
 
 
+def _fit_prototypes(model, train, recipe, device, progress, should_stop, validation):
+    """Frozen encoder, nearest class mean: the classifier becomes a prototype head, no optimiser.
+
+    On standardised features ``z`` (the classifier's own normalisation, fitted here),
+    ``-|z - mu_c|^2 = 2 mu_c.z - |mu_c|^2 - |z|^2`` and the last term is the same for
+    every class, so the nearest-mean rule *is* the linear layer ``W_c = 2 mu_c / tau``,
+    ``b_c = -|mu_c|^2 / tau`` -- the model file stays an ordinary classifier.  ``tau`` (the
+    mean squared distance of a clip to its own class mean) sets how sharp the softmax is.
+    Class means average ``feature_copies`` augmented copies of every clip.
+    """
+    t0 = time.perf_counter()
+    _set_encoder_trainable(model, False)
+    model.to(device)
+    aug = Augment.with_views(recipe.views) if recipe.augment else None
+    copies = max(1, recipe.feature_copies if aug else 1)
+    feats = torch.cat([extract_features(model, train, device, aug if i else None, seed=recipe.seed + i,
+                                        max_frames=model.config.window) for i in range(copies)]).to(device).float()
+    if should_stop and should_stop():
+        raise Cancelled()
+    labels = torch.as_tensor(np.tile(train.labels, copies), device=device)
+    clf = model.classifier.to(device)
+    norm = clf.norm
+    mean, var = feats.mean(0), feats.var(0, unbiased=False)
+    with torch.no_grad():
+        norm.running_mean.copy_(mean)
+        norm.running_var.copy_(var)
+        z = (feats - mean) / torch.sqrt(var + norm.eps)
+        K = clf.fc.out_features
+        mu = torch.stack([z[labels == c].mean(0) if bool((labels == c).any()) else torch.zeros_like(z[0])
+                          for c in range(K)])
+        tau = float(((z - mu[labels]) ** 2).sum(1).mean().clamp_min(1e-6))
+        clf.fc.weight.copy_(2 * mu / tau)
+        clf.fc.bias.copy_(-(mu ** 2).sum(1) / tau)
+    model.eval()
+    with torch.no_grad():
+        train_acc = 100.0 * float((clf(feats).argmax(1) == labels).float().mean())
+    rec = {"epoch": 1, "loss": 0.0, "train_acc": train_acc, "tau": tau, "seconds": time.perf_counter() - t0}
+    if validation is not None:
+        rec["val_acc"] = evaluate(model, validation, device)["top1"]
+    if progress:
+        progress(rec)
+    return [rec]
+
+
 def _train_linear(model, train, recipe, device, progress, should_stop, progress_bar, validation):
     """Frozen encoder: features of ``feature_copies`` augmented copies per clip, then the classifier.
 
     Cheap enough that every rank of a distributed run does it whole (only rank 0 saves)."""
     _set_encoder_trainable(model, False)
     model.to(device)
-    aug = Augment() if recipe.augment else None
+    aug = Augment.with_views(recipe.views) if recipe.augment else None
     copies = max(1, recipe.feature_copies if aug else 1)
     feats = torch.cat([extract_features(model, train, device, aug, seed=recipe.seed + i, max_frames=model.config.window)
                        for i in range(copies)]).to(device)

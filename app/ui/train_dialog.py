@@ -22,8 +22,10 @@ from ..finetune import STRATEGIES, FinetuneJob, FinetuneResult, FinetuneSpec
 from ..clips import Library
 from ..errors import Cancelled, describe
 
-STRATEGY_TEXT = {"linear": "Linear (fastest)", "finetune": "Fine-tune (default)", "joint": "Joint (+ MS²L tasks)"}
+STRATEGY_TEXT = {"linear": "Linear (fastest)", "prototype": "Prototypes (a few clips)", "finetune": "Fine-tune (default)",
+                 "joint": "Joint (+ MS²L tasks)"}
 STRATEGY_TIP = {
+    "prototype": "Keep the encoder; each action becomes the average of its clips (no training: instant).",
     "linear": "Keep the encoder as it is and learn only the classifier: seconds.",
     "finetune": "Learn the classifier, then adjust every layer a little at a small learning rate.",
     "joint": "Fine-tune, with the MS²L self-supervised tasks on your unlabelled clips (or the labelled ones).",
@@ -71,6 +73,8 @@ class LossPlot(QWidget):
         self.update()
 
     def add(self, ev: dict[str, Any]) -> None:
+        if str(ev.get("fit", "")).startswith("fold"):
+            return  # cross-validation folds: the bar and status show them; the plot follows the final model
         e = int(ev.get("epoch", len(self.loss) + 1))
         self.epochs = max(self.epochs, int(ev.get("epochs", e)))
         stage = ev.get("stage")
@@ -192,6 +196,8 @@ class TrainDialog(QDialog):
         form.addRow("Strategy", self.strategy)
         form.addRow("Epochs", self.epochs)
         form.addRow("Held out for validation", self.val_fraction)
+        self.val_fraction.setToolTip("Used when every action has at least 5 clips; with fewer, every clip is "
+                                     "learnt from and the accuracy is cross-validated")
         choose = QGroupBox("Actions")
         choose.setMaximumWidth(340)
         cl = QVBoxLayout(choose)
@@ -325,10 +331,14 @@ class TrainDialog(QDialog):
     # -- result -----------------------------------------------------------------------------------------
     def show_result(self, result: FinetuneResult) -> None:
         m = result.metrics
-        which = "validation" if result.validation is not None else "training (no clips held out)"
+        if result.validation is not None and "folds" in result.validation:
+            which = "cross-validated"
+        else:
+            which = "validation" if result.validation is not None else "training (no clips held out)"
         self.summary.setText(
             f"<b>{result.model_path.stem}</b>: {which} top-1 <b>{m['top1']:.1f} %</b> on {m['n']} clips · "
-            f"trained on {result.n_train} clips in {result.train_seconds:.1f} s ({result.strategy})")
+            f"trained on {result.n_train} clips in {result.train_seconds:.1f} s ({result.strategy})<br>"
+            f"How reliable: {result.reliability}")
         self.status.setText(f"Saved {result.model_path} — press Make live to use it now.")
         names = list(m["per_class"])
         self.per_class.setRowCount(len(names))

@@ -57,7 +57,8 @@ def test_stratified_split_and_plan():
 @pytest.mark.parametrize("strategy", ["finetune", "joint", "linear"])
 def test_job_runs_to_completion_and_its_model_loads(library, tiny_encoder, tmp_path, strategy):
     events = []
-    spec = FinetuneSpec(strategy=strategy, encoder=str(tiny_encoder), epochs=3, device="cpu", name="my model!")
+    spec = FinetuneSpec(strategy=strategy, encoder=str(tiny_encoder), epochs=3, device="cpu", name="my model!",
+                        cv="never")  # 4 clips per action: the hold-out path (cross-validation: test_finetune_fewshot.py)
     result = run_finetune(spec, library, registry=tmp_path / "models", progress=events.append)
     assert result.labels == tuple(sorted(ACTIONS.values()))
     assert result.model_path == tmp_path / "models" / "my-model.safetensors" and result.card_path.exists()

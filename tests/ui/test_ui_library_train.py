@@ -31,7 +31,8 @@ def tiny_encoder(tmp_path_factory) -> Path:
 def library(tmp_path, nwucla_dir) -> Library:
     lib = Library(tmp_path / "lib")
     for a in ACTIONS:
-        for f in sorted(nwucla_dir.glob(f"a{a}_s0[12]_*_v0[12].json"))[:4]:
+        # 5 clips per action: the hold-out path (fewer are cross-validated: tests/app/test_finetune_fewshot.py)
+        for f in sorted(nwucla_dir.glob(f"a{a}_s0[12]_*_v0[12].json"))[:5]:
             lib.import_skeleton_file(f)
     return lib
 
