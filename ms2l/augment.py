@@ -25,6 +25,7 @@ import numpy as np
 
 from pose_adapters.convention import JOINT_INDEX, MIRROR_PERMUTATION
 
+from .config import VIEWS
 from .errors import ConfigError
 from .preprocess import resample
 
@@ -37,7 +38,6 @@ BODY_PARTS: tuple[tuple[int, ...], ...] = tuple(
         ("right_hip", "right_knee", "right_ankle", "right_foot"),
         ("spine_base", "spine_mid", "spine_shoulder", "neck", "head"),
     ))
-VIEWS = ("tilt", "jitter", "dropout", "mask", "mirror")
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,8 @@ class TaskConfig:
         return dataclasses.asdict(self)
 
 
+#: Switchable augmentation additions (see :mod:`ms2l.augment`).
+VIEWS = ("tilt", "jitter", "dropout", "mask", "mirror")
 STRATEGIES = ("pretrain", "linear", "finetune", "joint", "scratch", "prototype")
 
 #: Per-strategy defaults (epochs etc.), chosen on the NW-UCLA training views; see README.
@@ -143,7 +145,6 @@ class Recipe:
         if self.precision not in ("auto", "bf16", "fp32"):
             raise ConfigError(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
         self.views = tuple(self.views)
-        from .augment import VIEWS
         unknown = [v for v in self.views if v not in VIEWS]
         if unknown:
             raise ConfigError(f"unknown augmentation views {unknown}; choose from {', '.join(VIEWS)}")

@@ -332,11 +332,20 @@ def read_cmu_bvh(path: str | Path, *, drop_tpose: bool | None = None) -> BvhMoti
     """
     path = Path(path)
     motion = read_bvh(path)
+    _check_body(motion, path)
+    return _drop_tpose(motion, path, drop_tpose)
+
+
+def _check_body(motion: BvhMotion, path: Path) -> None:
+    """Raise :class:`SkeletonFileError` naming the body joints the name table cannot find."""
     present = canonical_positions(motion.names, motion.positions[:1])[1][0]
     missing = [c for c, p in zip(BVH_CANONICAL, present) if c in CMU_REQUIRED and p == 0]
     if missing:
         looked = ", ".join(f"{c} ({BVH_NAME_TABLE[c][-1]})" for c in missing)
         raise SkeletonFileError(path, f"not a complete body: no joint for {looked}")
+
+
+def _drop_tpose(motion: BvhMotion, path: Path, drop_tpose: bool | None) -> BvhMotion:
     if drop_tpose is None:
         drop_tpose = starts_with_tpose(motion)
     if drop_tpose:
@@ -344,6 +353,25 @@ def read_cmu_bvh(path: str | Path, *, drop_tpose: bool | None = None) -> BvhMoti
             raise SkeletonFileError(path, "cannot drop the T-pose frame: it is the only frame")
         motion = dataclasses.replace(motion, motion=motion.motion[1:], positions=motion.positions[1:])
     return motion
+
+
+def read_bvh_skeleton(path: str | Path) -> tuple[BvhMotion, np.ndarray, np.ndarray]:
+    """Any BVH take with a whole body, in the convention: ``(motion, joints[T, 25, 3], confidence[T, 25])``.
+
+    One reading for every rig the name table knows: a CMU ``CC_Base_*`` take loses its
+    prepended T-pose (as :func:`read_cmu_bvh`), other files keep every frame; the vertical
+    is read off the posed spine (``up="auto"``), centimetres are assumed.  ``motion.fps`` is
+    the file's frame rate.  A file without the body joints raises :class:`SkeletonFileError`.
+    """
+    path = Path(path)
+    motion = read_bvh(path)
+    _check_body(motion, path)
+    if any(n.startswith("CC_Base_") for n in motion.names):
+        motion = _drop_tpose(motion, path, None)
+    if motion.fps <= 0:
+        raise SkeletonFileError(path, f"'Frame Time: {motion.frame_time:g}' is not a positive frame time")
+    joints, confidence = bvh_to_ntu(motion, up="auto")
+    return motion, joints, confidence
 
 
 def write_bvh(motion: BvhMotion, path: str | Path) -> None:
