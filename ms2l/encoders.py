@@ -13,12 +13,13 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from .config import ModelConfig
+from .errors import ConfigError
 
 ENCODERS: dict[str, Callable[[ModelConfig], nn.Module]] = {}
 
 
-def register_encoder(name: str):
-    def deco(factory):
+def register_encoder(name: str) -> Callable[[Callable[[ModelConfig], nn.Module]], Callable[[ModelConfig], nn.Module]]:
+    def deco(factory: Callable[[ModelConfig], nn.Module]) -> Callable[[ModelConfig], nn.Module]:
         ENCODERS[name] = factory
         return factory
     return deco
@@ -28,7 +29,7 @@ def build_encoder(config: ModelConfig) -> nn.Module:
     try:
         return ENCODERS[config.encoder](config)
     except KeyError:
-        raise ValueError(f"unknown encoder {config.encoder!r}; known: {', '.join(sorted(ENCODERS))}") from None
+        raise ConfigError(f"unknown encoder {config.encoder!r}; known: {', '.join(sorted(ENCODERS))}") from None
 
 
 class GRUEncoder(nn.Module):
@@ -40,14 +41,15 @@ class GRUEncoder(nn.Module):
         self.out_dim = 2 * hidden
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        # x: [B, T, D] per-frame joint vectors (D = M*V*C); lengths: [B] valid frames
         T = x.shape[1]
         if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or bool((lengths == T).all()):
             # No padding: the plain kernel is exact and exportable.
-            return self.gru(x)[0]
+            return self.gru(x)[0]  # [B, T, 2H]
         # Packing makes the backward direction start at each sample's last real frame.
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         out, _ = self.gru(packed)
-        return pad_packed_sequence(out, batch_first=True, total_length=T)[0]
+        return pad_packed_sequence(out, batch_first=True, total_length=T)[0]  # [B, T, 2H], zeros past each length
 
 
 @register_encoder("gru")
@@ -62,5 +64,5 @@ def frame_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:
 
 def masked_mean(h: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """Mean of ``h[B, T, F]`` over valid frames -> ``[B, F]``."""
-    m = frame_mask(lengths, h.shape[1]).to(h.dtype)[..., None]
+    m = frame_mask(lengths, h.shape[1]).to(h.dtype)[..., None]  # [B, T, 1]
     return (h * m).sum(1) / m.sum(1).clamp_min(1.0)

@@ -21,11 +21,23 @@ def predict(model: MS2L, clips: ClipSet, device: torch.device, batch_size: int =
     return torch.cat([model(x.to(device), l.to(device)).float().softmax(-1).cpu() for x, l, _ in loader]).numpy()
 
 
+def _few(names: tuple[str, ...], k: int = 4) -> str:
+    shown = ", ".join(repr(n) for n in names[:k])
+    return f"{len(names)}: {shown}" + (f", ... and {len(names) - k} more" if len(names) > k else "")
+
+
+def label_mismatch(model_labels: tuple[str, ...], data_labels: tuple[str, ...], data: str = "the data") -> ModelFileError:
+    """The error for a model asked to score clips of other labels; names a few labels of each side."""
+    hint = f"; evaluate a model trained on {data} (ms2l train --dataset {data} ...)" if data != "the data" else ""
+    return ModelFileError(f"model labels ({_few(tuple(model_labels))}) do not match the labels of {data} "
+                          f"({_few(tuple(data_labels))}){hint}")
+
+
 def evaluate(model: MS2L, clips: ClipSet, device: torch.device | str = "cpu") -> dict[str, Any]:
     """Top-1 %, count, per-class top-1 % and the confusion matrix (rows: truth)."""
     names = model.config.labels
     if tuple(clips.label_names) != tuple(names):
-        raise ModelFileError(f"model labels {list(names)} do not match the data's labels {list(clips.label_names)}")
+        raise label_mismatch(names, clips.label_names)
     pred = predict(model, clips, torch.device(device)).argmax(1)
     y = clips.labels
     k = len(names)

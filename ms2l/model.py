@@ -21,7 +21,7 @@ class Classifier(nn.Module):
         self.fc = nn.Linear(in_dim, num_classes)
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout(self.norm(f)))
+        return self.fc(self.dropout(self.norm(f)))  # f: [B, F] -> logits [B, K]
 
 
 class MS2L(nn.Module):
@@ -31,11 +31,11 @@ class MS2L(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = build_encoder(config)
-        H = self.encoder.out_dim
+        H = self.encoder.out_dim  # pooled feature size F (2 x hidden for the bidirectional GRU)
         if with_ssl_heads:
-            self.decoder = nn.GRU(H, config.hidden, batch_first=True)
-            self.reconstruct = nn.Linear(config.hidden, config.input_dim)
-            self.jigsaw_head = nn.Linear(H, len(PERMUTATIONS))
+            self.decoder = nn.GRU(H, config.hidden, batch_first=True)            # [B, T, F] -> [B, T, hidden]
+            self.reconstruct = nn.Linear(config.hidden, config.input_dim)        # -> [B, T, D] the whole clip
+            self.jigsaw_head = nn.Linear(H, len(PERMUTATIONS))                   # [B, F] -> [B, 6]
             self.projector = nn.Sequential(nn.Linear(H, H), nn.ReLU(), nn.Linear(H, config.projection_dim))
         self.classifier = Classifier(H, config.num_classes, config.dropout) if config.num_classes else None
 
@@ -44,7 +44,7 @@ class MS2L(nn.Module):
         return hasattr(self, "decoder")
 
     def _flat(self, x: torch.Tensor) -> torch.Tensor:
-        return x.flatten(2) if x.dim() > 3 else x
+        return x.flatten(2) if x.dim() > 3 else x  # [B, T, M, V, C] -> [B, T, D = M*V*C]
 
     def features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Pooled clip features ``[B, out_dim]``."""
@@ -66,12 +66,12 @@ class MS2L(nn.Module):
         training) share that pass with the contrastive task; ``perm[B]`` fixes the
         jigsaw permutations (default: drawn at random).
         """
-        x = self._flat(x)
+        x = self._flat(x)  # [B, T, D]
         out: dict[str, torch.Tensor] = {}
-        pooled = []
+        pooled = []  # [B, F] per extra view
         if tasks.motion or tasks.contrastive:
-            xm, _ = mask_tail(x, lengths, self.config.mask_ratio)
-            hm = self.encoder(xm, lengths)
+            xm, _ = mask_tail(x, lengths, self.config.mask_ratio)  # [B, T, D], last 30 % of valid frames zeroed
+            hm = self.encoder(xm, lengths)  # [B, T, F]
             if tasks.motion:
                 dec, _ = self.decoder(hm)
                 out["motion"] = motion_loss(self.reconstruct(dec), x, lengths)
@@ -80,7 +80,7 @@ class MS2L(nn.Module):
             if perm is None:
                 perm = random_permutations(x.shape[0], x.device)
             perm = perm.to(x.device)
-            fs = masked_mean(self.encoder(jigsaw(x, lengths, perm), lengths), lengths)
+            fs = masked_mean(self.encoder(jigsaw(x, lengths, perm), lengths), lengths)  # [B, F]
             if tasks.jigsaw:
                 logits = self.jigsaw_head(fs)
                 out["jigsaw"] = F.cross_entropy(logits, perm)
@@ -88,7 +88,7 @@ class MS2L(nn.Module):
             pooled.append(fs)
         if tasks.contrastive:
             fo = original_features if original_features is not None else self.features(x, lengths)
-            z = self.projector(torch.stack([fo, *pooled]))
+            z = self.projector(torch.stack([fo, *pooled]))  # [views, B, projection_dim]
             # In a distributed run every clip of the global batch is a negative.
             candidates, offset = gather_batch(z, dim=1)
             out["contrastive"] = contrastive_loss(z, tasks.temperature, candidates, offset)

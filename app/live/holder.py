@@ -12,11 +12,16 @@ from __future__ import annotations
 import dataclasses
 import threading
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import NoModelError
 
-RuntimeFactory = Callable[[str, Any], Any]  # (model, RuntimeSettings) -> Runtime
+if TYPE_CHECKING:
+    from ..settings import RuntimeSettings
+    from .runtime import Runtime, RuntimeSnapshot
+    from .sources import Source
+
+RuntimeFactory = Callable[[str, "RuntimeSettings"], "Runtime"]
 
 
 def _changed(old: Any, new: Any) -> dict[str, Any]:
@@ -37,16 +42,16 @@ class RuntimeHolder:
         empty_snapshot: ``(source_name, model_text) -> snapshot`` shown while there is no runtime.
     """
 
-    def __init__(self, factory: RuntimeFactory, model: str, settings: Any,
-                 empty_snapshot: Callable[[str, str], Any] | None = None, background: bool = True) -> None:
+    def __init__(self, factory: RuntimeFactory, model: str, settings: RuntimeSettings,
+                 empty_snapshot: Callable[[str, str], RuntimeSnapshot] | None = None, background: bool = True) -> None:
         self._factory = factory
         self._settings = settings
         self._empty = empty_snapshot or (lambda source, model: None)
         self._background = background
         self._lock = threading.Lock()
-        self._rt: Any = None
+        self._rt: Runtime | None = None
         self._errors: list[Exception] = []
-        self._pending_source: Any = None
+        self._pending_source: Source | None = None
         self._paused = False
         self._model = model
         self._load_error: Exception | None = None
@@ -103,7 +108,7 @@ class RuntimeHolder:
         return fut
 
     @property
-    def runtime(self) -> Any:
+    def runtime(self) -> Runtime | None:
         """The real runtime, or None while loading / after a failed load."""
         return self._rt
 
@@ -122,10 +127,10 @@ class RuntimeHolder:
 
     # -- the runtime API -------------------------------------------------------------
     @property
-    def settings(self) -> Any:
+    def settings(self) -> RuntimeSettings:
         return self._rt.settings if self._rt is not None else self._settings
 
-    def open(self, source: Any) -> None:
+    def open(self, source: Source) -> None:
         rt = self._rt
         if rt is not None:
             rt.open(source)
@@ -161,13 +166,13 @@ class RuntimeHolder:
         if self._rt is not None:
             self._rt.resume()
 
-    def set_model(self, model: str) -> Any:
+    def set_model(self, model: str) -> Future:
         """Delegates to the runtime; with none yet, (re)builds it with ``model`` (a Future)."""
         if self._rt is not None:
             return self._rt.set_model(model)
         return self._load(model)
 
-    def update_settings(self, **changes: Any) -> Any:
+    def update_settings(self, **changes: Any) -> RuntimeSettings:
         if self._rt is not None:
             return self._rt.update_settings(**changes)
         old, self._settings = self._settings, self._settings.replace(**changes)
@@ -176,7 +181,7 @@ class RuntimeHolder:
             self._load(self._model)
         return self._settings
 
-    def snapshot(self) -> Any:
+    def snapshot(self) -> RuntimeSnapshot:
         rt = self._rt
         if rt is not None:
             return rt.snapshot()

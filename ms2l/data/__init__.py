@@ -4,12 +4,15 @@
 name        module                                   what ``--data`` is
 ==========  =======================================  =============================
 nw-ucla     :mod:`ms2l.data.nwucla`                  the ``all_sqe`` JSON folder
+utd-mhad    :mod:`ms2l.data.utd`                     the ``Skeleton`` folder of ``.mat`` files
+sbu         :mod:`ms2l.data.sbu`                     the folder of ``s<PP>s<QQ>`` pair folders
 ntu60/120   :mod:`ms2l.data.ntu`                     a cache from ``ms2l prepare``
 pkummd1/2   :mod:`ms2l.data.pkummd`                  a cache from ``ms2l prepare``
 ==========  =======================================  =============================
 
 Every loader returns a :class:`~ms2l.data.clipset.ClipSet` of clips already through
-:func:`ms2l.preprocess.prepare`, the one preprocessing function.
+:func:`ms2l.preprocess.prepare`, the one preprocessing function.  Unlabelled pretraining
+pools over several sources are :mod:`ms2l.data.pool` (``ms2l pretrain`` only).
 """
 from __future__ import annotations
 
@@ -29,6 +32,16 @@ def _nwucla(data_dir: Path, config: ModelConfig, split: str, protocol: str | Non
     return nwucla.load(data_dir, config, split, protocol, progress)
 
 
+def _utd(data_dir: Path, config: ModelConfig, split: str, protocol: str | None, progress: bool, dataset: str) -> ClipSet:
+    from . import utd
+    return utd.load(data_dir, config, split, protocol, progress)
+
+
+def _sbu(data_dir: Path, config: ModelConfig, split: str, protocol: str | None, progress: bool, dataset: str) -> ClipSet:
+    from . import sbu
+    return sbu.load(data_dir, config, split, protocol, progress)
+
+
 def _ntu(data_dir: Path, config: ModelConfig, split: str, protocol: str | None, progress: bool, dataset: str) -> ClipSet:
     from .ntu import load_ntu
     return load_ntu(data_dir, config, split, protocol, progress, dataset=dataset)
@@ -41,6 +54,8 @@ def _pku(data_dir: Path, config: ModelConfig, split: str, protocol: str | None, 
 
 REGISTRY: dict[str, tuple[int, Loader]] = {
     "nw-ucla": (1, _nwucla),
+    "utd-mhad": (1, _utd),
+    "sbu": (2, _sbu),
     "ntu60": (2, _ntu), "ntu120": (2, _ntu),
     "pkummd1": (2, _pku), "pkummd2": (2, _pku),
 }
@@ -54,8 +69,25 @@ def _entry(name: str) -> tuple[int, Loader]:
     return REGISTRY[name]
 
 
+def dataset_labels(name: str) -> tuple[str, ...] | None:
+    """The label names of dataset ``name`` when they are fixed (known before reading any file), else None."""
+    _entry(name)
+    if name == "nw-ucla":
+        return NWUCLA_LABELS
+    if name == "utd-mhad":
+        from .utd import UTD_LABELS
+        return UTD_LABELS
+    if name == "sbu":
+        from .sbu import SBU_LABELS
+        return SBU_LABELS
+    if name in ("ntu60", "ntu120"):
+        from .ntu import NTU60_LABELS, NTU120_LABELS
+        return NTU60_LABELS if name == "ntu60" else NTU120_LABELS
+    return None
+
+
 def dataset_config(name: str, base: ModelConfig) -> ModelConfig:
-    """The input layout a new model needs for dataset ``name`` (NTU, PKU-MMD: two persons)."""
+    """The input layout a new model needs for dataset ``name`` (SBU, NTU, PKU-MMD: two persons)."""
     persons = _entry(name)[0]
     return base.replace(persons=persons) if persons > 1 else base
 
@@ -67,4 +99,4 @@ def load_dataset(name: str, data_dir: str | Path, config: ModelConfig, split: st
 
 
 __all__ = ["CACHED", "DATASETS", "ClipDataset", "ClipSet", "NWUCLA_FPS", "NWUCLA_LABELS", "collate",
-           "dataset_config", "load_dataset", "per_class_sample", "stratified_fraction"]
+           "dataset_config", "dataset_labels", "load_dataset", "per_class_sample", "stratified_fraction"]

@@ -41,17 +41,22 @@ def load_nwucla(data_dir: str | Path, config: ModelConfig, progress: bool = Fals
                    {"view": np.array(views), "subject": np.array(subjects)})
 
 
+def view_mask(view: np.ndarray, split: str) -> np.ndarray:
+    """Boolean mask of the clips of ``split`` given each clip's camera view (see :func:`nwucla_split`)."""
+    view = np.asarray(view)
+    masks = {"train": view != 3, "test": view == 3, "train1": view == 1, "val2": view == 2, "all": view > 0}
+    if split not in masks:
+        raise DatasetError(f"unknown split {split!r}; choose from {', '.join(masks)}")
+    return masks[split]
+
+
 def nwucla_split(clips: ClipSet, split: str) -> ClipSet:
     """The standard cross-view protocol: ``train`` = views 1 and 2, ``test`` = view 3.
 
     ``train1``/``val2`` split the training views once more (view 1 / view 2) for
     choosing settings without touching the test view.
     """
-    view = clips.meta["view"]
-    masks = {"train": view != 3, "test": view == 3, "train1": view == 1, "val2": view == 2, "all": view > 0}
-    if split not in masks:
-        raise DatasetError(f"unknown split {split!r}; choose from {', '.join(masks)}")
-    return clips.where(masks[split])
+    return clips.where(view_mask(clips.meta["view"], split))
 
 
 def load(data_dir: str | Path, config: ModelConfig, split: str, protocol: str | None = None,
