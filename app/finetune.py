@@ -380,6 +380,15 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
         tell(phase="evaluate", message="Evaluating…", fraction=1.0)
         result_val = cv_result if cv_result is not None else (evaluate(model, val, device) if val is not None else None)
         result_train = evaluate(model, train, device)
+        from ms2l.openset import calibrate
+
+        open_set = calibrate(model, train, device)
+        # Train what you serve: the live window spans about the longest training clips, and the
+        # first decision comes after about the shortest, so a short gesture played once is named.
+        lengths = np.array([len(x) for x in train.clips])
+        live = {"window": int(np.clip(np.ceil(np.percentile(lengths, 90)), 8, config.window)),
+                "min_frames": 0}
+        live["min_frames"] = int(np.clip(np.floor(0.9 * np.percentile(lengths, 10)), 4, live["window"]))
         check()
 
         reg = Path(registry) if registry is not None else models_dir()
@@ -406,6 +415,7 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
                          "validation": [] if val is None else [int(i) for i in val.meta["id"]]},
             "encoder": {"path": str(spec.encoder), "recipe": enc_meta.get("recipe"), "data": enc_meta.get("data")},
             "metrics": metrics, "train_seconds": wall, "spec": asdict(spec),
+            "open_set": open_set, "live": live,
         }
         info["estimate"] = describe_estimate(result_val, info["data"]["clips per label"])
         path = save_bundle(model, path, info)

@@ -15,9 +15,15 @@ class RuntimeSettings:
     threshold: smoothed probability an action needs (below it: ``unknown``).
     smoothing: exponential smoothing weight of the history, ``[0, 1)``.
     hysteresis: an action ends below ``threshold - hysteresis``.
-    window: window length in frames at the model's fps (None: the model's ``config.window``).
+    window: window length in frames at the model's fps (None: the model's own -- the live window it
+        was trained for, ``meta["live"]``, else ``config.window``).
     window_s: window length in seconds (overrides ``window`` when set).
-    min_fill: fraction of the window that must be filled before the first prediction.
+    min_fill: fraction of the window that must be filled before the first prediction (None: the
+        model's own choice -- about its shortest training clips -- else 1).
+    rejection: novelty above which the state is "none of these" (1: the model's calibrated threshold;
+        higher names an action more readily; ``inf`` never rejects).
+    still_m, still_s: a person whose confident joints all stay within ``still_m`` metres for ``still_s``
+        seconds is ``still`` (``still_s`` 0: never).
     every_k: classify every k-th processed frame (1 = every frame).
     device, backend: for the recogniser (``auto``/``cpu``/``cuda``; ``auto``/``onnx``/``torch``).
     mirror: override the source's ``mirrored`` flag (None: trust the source).
@@ -31,7 +37,7 @@ class RuntimeSettings:
     hysteresis: float = 0.1
     window: int | None = None
     window_s: float | None = None
-    min_fill: float = 1.0
+    min_fill: float | None = None
     every_k: int = 3
     device: str = "auto"
     backend: str = "auto"
@@ -39,6 +45,9 @@ class RuntimeSettings:
     reset_after_s: float = 1.0
     realtime: bool = True
     max_events: int = 50
+    rejection: float = 1.0
+    still_m: float = 0.05
+    still_s: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.threshold <= 1:
@@ -51,8 +60,12 @@ class RuntimeSettings:
             raise ConfigError(f"window must be >= 1 frame, got {self.window}")
         if self.window_s is not None and self.window_s <= 0:
             raise ConfigError(f"window_s must be > 0, got {self.window_s}")
-        if not 0 < self.min_fill <= 1:
+        if self.min_fill is not None and not 0 < self.min_fill <= 1:
             raise ConfigError(f"min_fill must be in (0, 1], got {self.min_fill}")
+        if not self.rejection > 0:
+            raise ConfigError(f"rejection must be > 0 (inf: never say none of these), got {self.rejection}")
+        if self.still_m < 0 or self.still_s < 0:
+            raise ConfigError(f"still_m and still_s must be >= 0, got {self.still_m}, {self.still_s}")
         if self.reset_after_s < 0:
             raise ConfigError(f"reset_after_s must be >= 0, got {self.reset_after_s}")
 

@@ -85,6 +85,8 @@ class Prediction:
 
     probs: ``[K]`` summing to 1, in the order of ``labels``.
     t: time of the window's last frame; latency_s: capture-to-prediction delay.
+    novelty: distance to the nearest known action over the model's calibrated threshold
+    (``> 1``: none of these; :mod:`ms2l.openset`), or None for a model without rejection.
     """
 
     t: float
@@ -92,21 +94,27 @@ class Prediction:
     labels: tuple[str, ...]
     frame_index: int = -1
     latency_s: float = 0.0
+    novelty: float | None = None
 
     def top(self, k: int = 5) -> list[tuple[str, float]]:
         order = np.argsort(-self.probs)[:k]
         return [(self.labels[i], float(self.probs[i])) for i in order]
 
 
-State = Literal["action", "unknown", "no_person", "warming_up"]
+#: ``action`` -- one of the model's actions; ``none`` -- none of these (the motion is unlike every
+#: action the model knows); ``unknown`` -- a known kind of motion, but no action confident enough;
+#: ``still`` -- a person who is not moving; ``background`` -- the user's own "nothing"/"idle" label;
+#: ``no_person``; ``warming_up`` -- a person, the window still filling.
+State = Literal["action", "none", "unknown", "still", "background", "no_person", "warming_up"]
 
 
 @dataclass(frozen=True)
 class ActionState:
     """The smoothed, user-facing verdict.
 
-    probs: ``[K]`` smoothed probabilities; action: current label, or None for the
-    ``unknown``/``no_person``/``warming_up`` states.
+    probs: ``[K]`` smoothed probabilities; action: current label, or None in every state but
+    ``action`` (``background`` names the background label).  novelty: smoothed novelty (None
+    without rejection).
     """
 
     t: float
@@ -114,6 +122,7 @@ class ActionState:
     action: str | None
     probs: np.ndarray
     labels: tuple[str, ...]
+    novelty: float | None = None
 
 
 @dataclass(frozen=True)

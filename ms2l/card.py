@@ -25,7 +25,10 @@ def model_card(meta: dict[str, Any], title: str = "ms2l model") -> str:
     ]
     lines += [f"{i}. {name}" for i, name in enumerate(cfg.get("labels", []))] or ["(none: encoder only)"]
     if meta.get("data"):
-        lines += ["", "## Training data", ""] + [f"- {k}: {v}" for k, v in meta["data"].items()]
+        lines += ["", "## Training data", ""] + _data_lines(meta["data"])
+    encoder = meta.get("encoder") or {}
+    if isinstance(encoder, dict) and encoder.get("data"):
+        lines += ["", "## Encoder pretraining data", ""] + _data_lines(encoder["data"])
     if meta.get("recipe"):
         lines += ["", "## Recipe", ""] + [f"- {k}: {v}" for k, v in meta["recipe"].items()]
     if meta.get("command"):
@@ -44,3 +47,16 @@ def model_card(meta: dict[str, Any], title: str = "ms2l model") -> str:
             else:
                 lines.append(f"- {k}: {v}")
     return "\n".join(lines) + "\n"
+
+
+def _data_lines(data: dict[str, Any]) -> list[str]:
+    """``- key: value`` lines; a pool's ``sources`` as a table (dataset, split used, files, clips)."""
+    lines = [f"- {k}: {v}" for k, v in data.items() if k != "sources"]
+    sources = data.get("sources")
+    if isinstance(sources, list) and sources:
+        lines += ["", "| source | split used | files | clips | frames |", "| --- | --- | --- | --- | --- |"]
+        for r in sources:
+            if isinstance(r, dict):
+                split = str(r.get("split", "")) + (f"; windows of {r['windows']}" if r.get("windows") else "")
+                lines.append(f"| {r.get('dataset')} | {split} | {r.get('files')} | {r.get('clips')} | {r.get('frames')} |")
+    return lines

@@ -191,4 +191,17 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[MS
         raise ModelFileError(f"{path}: weight shapes do not match the model config: {str(e).splitlines()[-1].strip()}") from None
     if unexpected or [k for k in missing if not k.startswith("classifier")]:
         raise ModelFileError(f"{path}: weights do not match the config (missing {missing[:3]}, unexpected {unexpected[:3]})")
+    from .openset import check_open_set
+
+    o = check_open_set(meta, path)
+    if o is not None and (model.classifier is None or abs(float(model.classifier.threshold) - float(o["threshold"]))
+                          > 1e-6 * max(1.0, float(o["threshold"]))):
+        raise ModelFileError(f"{path}: the open-set threshold in the metadata ({o['threshold']}) does not match "
+                             "the one stored with the weights: the file was altered")
+    live = meta.get("live")
+    if live is not None:
+        ok = isinstance(live, dict) and all(isinstance(live.get(k), int) and not isinstance(live.get(k), bool)
+                                            and 1 <= live[k] <= LIMITS["window"] for k in ("window", "min_frames"))
+        if not ok:
+            raise ModelFileError(f"{path}: bad live window {live!r:.80} (window and min_frames must be frame counts)")
     return model.to(device).eval(), meta

@@ -43,18 +43,35 @@ def _need_data(a: argparse.Namespace) -> None:
         raise SystemExit(2)
 
 
-def _data_args(p: argparse.ArgumentParser, split: bool = False, optional_data: bool = False) -> None:
+def _data_args(p: argparse.ArgumentParser, split: bool = False, optional_data: bool = False, pool: bool = False) -> None:
+    """--dataset, --data, --protocol (and --split); ``pool``: comma lists of several datasets (pretrain only)."""
     from .data import DATASETS
 
-    p.add_argument("--dataset", default="nw-ucla", choices=list(DATASETS),
-                   help="nw-ucla (a folder of JSON clips) or ntu60/ntu120/pkummd1/pkummd2 (a cache from "
-                        "`ms2l prepare`); default nw-ucla")
-    p.add_argument("--data", required=not optional_data, type=Path,
-                   help="dataset folder, e.g. ../shared/datasets/nw-ucla/all_sqe, or an NTU cache folder")
+    if pool:
+        from .data.pool import SOURCES
+        p.add_argument("--dataset", default="nw-ucla", metavar="NAME[,NAME...]",
+                       help=f"one dataset ({', '.join(DATASETS)}), or an unlabelled pool: a comma list of "
+                            f"{', '.join(SOURCES)} with one --data folder each (sbu:foldK leaves SBU fold K's test "
+                            "pairs out), or 'pool' with one --data datasets folder for every source found under it. "
+                            "A pool takes training splits only (NW-UCLA views 1+2, UTD-MHAD subjects 1,3,5,7) plus all "
+                            "of SBU, CMU and the NTU and BVH samples (docs/datasets.md). Default nw-ucla")
+        p.add_argument("--data", required=True, metavar="DIR[,DIR...]",
+                       help="dataset folder, e.g. ../shared/datasets/nw-ucla/all_sqe; a comma list in --dataset's "
+                            "order for a pool; for --dataset pool a datasets folder such as ../shared/datasets")
+    else:
+        p.add_argument("--dataset", default="nw-ucla", choices=list(DATASETS),
+                       help="nw-ucla (a folder of JSON clips), utd-mhad (a folder of .mat clips), sbu (the folder of "
+                            "actor-pair folders), or ntu60/ntu120/pkummd1/pkummd2 (a cache from `ms2l prepare`); "
+                            "default nw-ucla")
+        p.add_argument("--data", required=not optional_data, type=Path,
+                       help="dataset folder, e.g. ../shared/datasets/nw-ucla/all_sqe, ../shared/datasets/utd-mhad/Skeleton, "
+                            "../shared/datasets/sbu-kinect-interaction, or an NTU cache folder")
     p.add_argument("--protocol", default=None,
-                   help="NTU split: xsub or xview (NTU-60), xsub or xset (NTU-120); default xsub. NW-UCLA has one (views 1+2 / 3)")
+                   help="NTU split: xsub or xview (NTU-60), xsub or xset (NTU-120); default xsub. SBU: fold1..fold5 "
+                        "(5-fold cross-validation over actor pairs; default fold1). NW-UCLA (views 1+2 / 3) and "
+                        "UTD-MHAD (subjects 1,3,5,7 / 2,4,6,8) have one")
     if split:
-        p.add_argument("--split", default="test", help="train, test, or for NW-UCLA also train1, val2, all (default: test)")
+        p.add_argument("--split", default="test", help="train, test or all; for NW-UCLA also train1, val2 (default: test)")
 
 
 def _train_args(p: argparse.ArgumentParser) -> None:
@@ -74,11 +91,14 @@ def _device_arg(p: argparse.ArgumentParser) -> None:
 
 def cmd_pretrain(a: argparse.Namespace) -> int:
     import torch
-    from .checkpoint import save_model
+    from .card import model_card
+    from .checkpoint import save_model, write_text_atomic
     from .config import ModelConfig, TaskConfig
     from .config import default_recipe
     from .data import dataset_config, load_dataset
+    from .data.pool import is_pool, load_pool, parse_sources, pool_metadata
     from .device import resolve_device
+    from .errors import ConfigError, DatasetError
     from .model import MS2L
     from .train import pretrain
 
@@ -86,10 +106,22 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
 
     dist_info, device = distributed.init_from_env(resolve_device(a.device))
     tasks = TaskConfig.from_names(a.tasks, temperature=a.temperature)
-    config = dataset_config(a.dataset, ModelConfig(window=a.window))
     recipe = default_recipe("pretrain", epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed, tasks=tasks,
                             precision=a.precision, workers=a.workers, views=a.views)
-    clips = load_dataset(a.dataset, a.data, config, "train", progress=dist_info.is_main, protocol=a.protocol)
+    if is_pool(a.dataset):
+        if a.protocol is not None:
+            raise ConfigError("--protocol is for one dataset; in a pool write NAME:PROTOCOL (e.g. sbu:fold2)")
+        # A pool mixes one- and two-person sources: the encoder takes one person, each person of a take a clip.
+        config = ModelConfig(window=a.window)
+        clips, composition = load_pool(parse_sources(a.dataset, a.data), config, progress=dist_info.is_main)
+        if len(clips) == 0:
+            raise DatasetError(f"the pool {a.dataset} has no clips")
+        data_info = pool_metadata(composition, config)
+    else:
+        config = dataset_config(a.dataset, ModelConfig(window=a.window))
+        clips = load_dataset(a.dataset, Path(a.data), config, "train", progress=dist_info.is_main, protocol=a.protocol)
+        data_info = {"dataset": a.dataset, **({"protocol": a.protocol} if a.protocol else {}), "split": "train",
+                     "clips": len(clips)}
     torch.manual_seed(a.seed)
     model = MS2L(config)
     t0 = time.perf_counter()
@@ -98,10 +130,10 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     if not dist_info.is_main:
         distributed.shutdown()
         return 0
-    info = {"kind": "encoder", "recipe": recipe.to_dict(), "data": {"dataset": a.dataset, "split": "train", "clips": len(clips)},
-            "command": _command_line(), "history": history}
+    info = {"kind": "encoder", "recipe": recipe.to_dict(), "data": data_info, "command": _command_line(), "history": history}
     save_model(model, out / "encoder.safetensors", info)
-    summary = {"command": "pretrain", "encoder": str(out / "encoder.safetensors"), "clips": len(clips),
+    write_text_atomic(out / "encoder.md", model_card(info | {"config": model.config.to_dict()}, title="encoder"))
+    summary = {"command": "pretrain", "encoder": str(out / "encoder.safetensors"), "clips": len(clips), "data": data_info,
                "epochs": recipe.epochs, "tasks": tasks.enabled, "device": str(device), "machine": _machine(),
                "processes": dist_info.world_size,
                "wall_s": time.perf_counter() - t0, "final": history[-1] if history else None, "history": history}
@@ -155,13 +187,17 @@ def cmd_train(a: argparse.Namespace) -> int:
     if not info_d.is_main:
         distributed.shutdown()
         return 0
+    from .openset import calibrate
+
+    open_set = calibrate(model, train, device)  # prototypes + threshold: "none of these" when nothing fits
     metrics = {"test": evaluate(model, test, device)} if len(test) else {}
     info = {
         "kind": "classifier", "recipe": recipe.to_dict(),
         "data": {"dataset": a.dataset, "protocol": a.protocol, "train": "train split", "clips": len(train),
                  "label_fraction": a.label_fraction, "test": "test split"},
-        "encoder": {"path": str(a.encoder), "recipe": enc_meta.get("recipe")} if enc_meta else None,
+        "encoder": {"path": str(a.encoder), "recipe": enc_meta.get("recipe"), "data": enc_meta.get("data")} if enc_meta else None,
         "metrics": metrics, "command": _command_line(), "train_seconds": wall, "machine": _machine(),
+        "open_set": open_set,
     }
     summary = {"command": "train", "model": str(out), "strategy": a.strategy, "clips": len(train),
                "test_top1": metrics.get("test", {}).get("top1"), "wall_s": wall, "device": str(device),
@@ -198,15 +234,20 @@ def cmd_prepare(a: argparse.Namespace) -> int:
 def cmd_evaluate(a: argparse.Namespace) -> int:
     _need_data(a)
     from .checkpoint import load_model
-    from .data import load_dataset
+    from .data import dataset_labels, load_dataset
     from .device import resolve_device
-    from .evaluate import evaluate
+    from .evaluate import evaluate, label_mismatch
 
     device = resolve_device(a.device)
     model, meta = load_model(a.model, device)
     if model.classifier is None:
         raise SystemExit(f"ms2l evaluate: {a.model} is an encoder without a classifier; train one with `ms2l train`")
+    known = dataset_labels(a.dataset)
+    if known is not None and tuple(known) != tuple(model.config.labels):
+        raise label_mismatch(model.config.labels, known, a.dataset)  # before reading every file
     clips = load_dataset(a.dataset, a.data, model.config, a.split, progress=not a.json, protocol=a.protocol)
+    if tuple(clips.label_names) != tuple(model.config.labels):
+        raise label_mismatch(model.config.labels, clips.label_names, a.dataset)
     if len(clips) == 0:
         raise SystemExit(f"ms2l evaluate: no clips in split {a.split!r} of {a.data}")
     t0 = time.perf_counter()
@@ -263,10 +304,15 @@ def add_commands(sub: argparse._SubParsersAction, *, optional_data: bool = False
     program wrapping ``train``/``evaluate`` can offer another source of clips.
     """
     parsers: dict[str, argparse.ArgumentParser] = {}
-    q = sub.add_parser("pretrain", help="self-supervised MS²L pretraining (no labels)",
+    q = sub.add_parser("pretrain", help="self-supervised MS²L pretraining (no labels), on one dataset or a pool",
                        description="Pretrain an encoder with motion prediction, temporal jigsaw and contrastive learning "
-                                   "on the training split. Writes RUN_DIR/encoder.safetensors and RUN_DIR/summary.json.")
-    _data_args(q)
+                                   "on the training split of one dataset, or on an unlabelled pool of several "
+                                   "(--dataset nw-ucla,utd-mhad,sbu,cmu --data DIR1,DIR2,DIR3,DIR4, or --dataset pool "
+                                   "--data ../shared/datasets): training splits only, resampled to the model's 15 fps, "
+                                   "long takes cut into windows, each person of a two-person take a clip of its own. "
+                                   "Writes RUN_DIR/encoder.safetensors (its metadata lists the pool: per source the "
+                                   "split used and the clip count), RUN_DIR/encoder.md and RUN_DIR/summary.json.")
+    _data_args(q, pool=True)
     q.add_argument("--out", required=True, type=Path, metavar="RUN_DIR", help="folder for the encoder and summary")
     q.add_argument("--epochs", type=int, help="passes over the data (default: 40)")
     q.add_argument("--tasks", default="motion,jigsaw,contrastive", help="comma list of tasks (default: all three)")

@@ -23,11 +23,12 @@ from torch import nn
 from .model import MS2L
 
 OPSET = 17
-EXPORT_VERSION = 1  # bump when the exported graph changes
+EXPORT_VERSION = 2  # bump when the exported graph changes (2: a novelty output)
 
 
 class _ProbsModule(nn.Module):
-    """``x[B, T, M, V, C] -> softmax(classifier(mean_t(encoder(x))))``, ``[B, K]``."""
+    """``x[B, T, M, V, C] -> (probs[B, K], novelty[B])``: softmax of the classifier on the
+    time-pooled encoder features, and the open-set novelty (:meth:`Classifier.novelty`)."""
 
     def __init__(self, model: MS2L):
         super().__init__()
@@ -41,7 +42,8 @@ class _ProbsModule(nn.Module):
         # lengths = T for every sample, computed as a tensor so the T axis stays dynamic in the trace.
         lengths = torch.ones_like(flat[:, :, 0]).sum(1).to(torch.int64)
         h = self.encoder(flat, lengths)  # [B, T, F]
-        return torch.softmax(self.classifier(h.mean(1)), dim=-1)
+        f = h.mean(1)                    # [B, F]
+        return torch.softmax(self.classifier(f), dim=-1), self.classifier.novelty(f)
 
 
 def model_fingerprint(model: MS2L) -> str:
@@ -87,8 +89,8 @@ def export_onnx(model: MS2L, path: str | Path, window: int | None = None) -> Pat
             warnings.simplefilter("ignore")
             torch.onnx.export(
                 module, (example,), str(tmp), dynamo=False, opset_version=OPSET,
-                input_names=["x"], output_names=["probs"],
-                dynamic_axes={"x": {1: "T"}, "probs": {}},
+                input_names=["x"], output_names=["probs", "novelty"],
+                dynamic_axes={"x": {1: "T"}, "probs": {}, "novelty": {}},
             )
         os.replace(tmp, path)
     finally:

@@ -12,16 +12,31 @@ from .tasks import PERMUTATIONS, contrastive_loss, jigsaw, mask_tail, motion_los
 
 
 class Classifier(nn.Module):
-    """Standardise pooled features (running statistics), then one linear layer."""
+    """Standardise pooled features (running statistics), then one linear layer.
+
+    ``prototypes[K, F]`` (class means of standardised training features) and ``threshold``
+    are set by :func:`ms2l.openset.calibrate`; :meth:`novelty` scores how far a clip is
+    from every class it knows (``> 1``: none of them).  Files written before they existed
+    load with zeros and ``threshold`` 0, i.e. no open-set score.
+    """
 
     def __init__(self, in_dim: int, num_classes: int, dropout: float = 0.0):
         super().__init__()
         self.norm = nn.BatchNorm1d(in_dim, affine=False)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(in_dim, num_classes)
+        self.register_buffer("prototypes", torch.zeros(num_classes, in_dim))
+        self.register_buffer("threshold", torch.zeros(()))
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         return self.fc(self.dropout(self.norm(f)))  # f: [B, F] -> logits [B, K]
+
+    def novelty(self, f: torch.Tensor) -> torch.Tensor:
+        """``[B]``: nearest-prototype mean squared distance / threshold (0 when uncalibrated)."""
+        z = self.norm(f)                                                   # [B, F]
+        d = (z[:, None, :] - self.prototypes[None]).pow(2).mean(-1)        # [B, K]
+        t = self.threshold
+        return torch.where(t > 0, d.min(1).values / t.clamp_min(1e-12), torch.zeros_like(d[:, 0]))
 
 
 class MS2L(nn.Module):

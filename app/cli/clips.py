@@ -2,6 +2,8 @@
 
     ms2l clips import VIDEO... --label wave [--library DIR]     # pose extraction, one clip per video
     ms2l clips import a01_s01_e00_v01.json S001C001P001R001A011.skeleton   # skeleton files keep their labels
+    ms2l clips import a3_s1_t1_skeleton.mat s01s02/05/001/skeleton_pos.txt # UTD-MHAD, SBU (the more active person)
+    ms2l clips import 002_01.bvh --label walk                    # motion capture (BVH files carry no label)
     ms2l clips import EXPORTED_FOLDER                            # a folder written by `clips export`
     ms2l clips list [--label L] [--deleted] [--json]
     ms2l clips relabel ID... --label L | trim ID --start F --end F
@@ -26,7 +28,7 @@ from ms2l.checkpoint import write_text_atomic
 
 from ..clips import Library, LibraryError
 
-SKELETON_SUFFIXES = (".skeleton", ".json", ".txt", ".npz")
+SKELETON_SUFFIXES = (".skeleton", ".json", ".mat", ".txt", ".bvh", ".npz")
 
 
 def _library(a: argparse.Namespace, create: bool = True) -> Library:
@@ -177,7 +179,8 @@ def add_commands(sub: Any) -> None:
 
     q = csub.add_parser("import", help="add clips from videos (pose extraction), skeleton files or an exported folder")
     q.add_argument("paths", nargs="+", metavar="PATH",
-                   help="video files; NTU .skeleton, NW-UCLA .json, PKU-MMD .txt or ms2l .npz clips; exported folders")
+                   help="video files; skeleton files: NTU .skeleton, NW-UCLA .json, UTD-MHAD .mat, SBU skeleton_pos.txt, "
+                        "PKU-MMD .txt, motion-capture .bvh (CMU and others) or ms2l .npz clips; exported folders")
     q.add_argument("--label", help="the action shown (videos need it; overrides a skeleton file's own label)")
     q.add_argument("--unlabelled", action="store_true", help="import videos without a label (for joint training)")
     q.add_argument("--mirrored", action="store_true", help="the video is a mirror image (selfie camera)")

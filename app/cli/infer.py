@@ -7,7 +7,12 @@ Writes one JSON line per input frame::
 
 ``t`` is the frame time in seconds (media time for files, the monotonic clock for
 cameras), ``top`` the latest raw class probabilities, best first (empty while
-nobody is seen or the window fills), ``action`` the smoothed label or null.
+nobody is seen or the window fills), ``action`` the smoothed label or null,
+``state`` one of ``action``, ``none`` (none of these: unlike every action the model
+knows), ``unknown`` (no action confident enough), ``still``, ``background`` (the
+model's own "nothing" label), ``no_person``, ``warming_up``; ``novelty`` the smoothed
+distance to the nearest known action over the model's threshold (null for a model
+without rejection).
 By default every frame is processed in order (deterministic); ``--realtime``
 runs the threaded runtime at the source's pace, as the app does, and frames the
 pipeline could not keep up with are written with ``"dropped": true`` and the
@@ -47,8 +52,12 @@ def add_commands(sub: Any) -> None:
     q.add_argument("--threshold", type=float, default=0.5, help="smoothed probability an action needs (default: 0.5)")
     q.add_argument("--smoothing", type=float, default=0.5, help="exponential smoothing weight, 0 = none (default: 0.5)")
     q.add_argument("--window", type=int, help="window length in frames at the model's rate (default: the model's)")
-    q.add_argument("--min-fill", type=float, default=1.0,
-                   help="fraction of the window needed before the first prediction (default: 1)")
+    q.add_argument("--min-fill", type=float, default=None,
+                   help="fraction of the window needed before the first prediction (default: the model's own "
+                        "choice for models trained on your clips, else 1)")
+    q.add_argument("--rejection", type=float, default=1.0,
+                   help="novelty above which a frame is 'none of these' (1: the model's calibrated threshold; "
+                        "higher names an action more readily; default 1)")
     q.add_argument("--top", type=int, default=0, help="classes per line in 'top' (default: all)")
     mirror = q.add_mutually_exclusive_group()
     mirror.add_argument("--mirrored", dest="mirrored", action="store_true", default=None,
@@ -66,6 +75,7 @@ def _line(snap: Any, top: int) -> dict[str, Any]:
         "top": [{"label": k, "p": round(p, 6)} for k, p in items],
         "action": state.action if state is not None else None,
         "state": state.state if state is not None else None,
+        "novelty": None if state is None or state.novelty is None else round(float(state.novelty), 4),
     }
 
 
@@ -130,7 +140,8 @@ def cmd_infer(a: argparse.Namespace) -> int:
         raise SystemExit("ms2l infer: --every-k and --max-frames must be at least 1")
     try:
         settings = RuntimeSettings(threshold=a.threshold, smoothing=a.smoothing, every_k=a.every_k, window=a.window,
-                                   min_fill=a.min_fill, device=a.device, backend=a.backend, realtime=True)
+                                   min_fill=a.min_fill, device=a.device, backend=a.backend, realtime=True,
+                                   rejection=a.rejection)
     except ValueError as e:
         raise SystemExit(f"ms2l infer: {e}")
     try:

@@ -60,12 +60,18 @@ class ImportMixin:
         return self.add(joints[s], conf[s], t[s], label=label, source=src, fps=fps, preview=preview)
 
     def import_skeleton_file(self: ClipStore, path: str | Path, label: str | None = None) -> list[int]:
-        """Import an NTU ``.skeleton``, NW-UCLA ``.json``, PKU-MMD ``.txt`` or ms2l ``.npz`` clip.
+        """Import one skeleton file of any readable format; returns the new ids (one clip).
 
-        Returns the new ids (one clip: the most active person).  ``label`` overrides
-        the file's own (NW-UCLA action name, ``NTU A011``); PKU-MMD files carry none.
+        NTU ``.skeleton``, NW-UCLA ``.json``, UTD-MHAD ``.mat``, SBU ``skeleton_pos.txt``,
+        PKU-MMD ``.txt``, BVH ``.bvh`` (CMU's Character Creator rig and others) and ms2l
+        ``.npz``.  A file showing two people gives the most active one.  ``label``
+        overrides the file's own (NW-UCLA, UTD-MHAD and SBU action names, ``NTU A011``);
+        PKU-MMD and BVH files carry none.  The frame rate is the reader's (the file's for
+        BVH).  A malformed file raises before anything is stored.
         """
-        from pose_adapters.readers import read_ntu_skeleton, read_nwucla, read_pkummd
+        from pose_adapters.readers import (
+            read_bvh_skeleton, read_ntu_skeleton, read_nwucla, read_pkummd, read_sbu, read_utd,
+        )
 
         path = Path(path)
         suffix = path.suffix.lower()
@@ -85,6 +91,16 @@ class ImportMixin:
                 raise LibraryError(f"{path}: no person in any frame")
             return [self.add(c.joints, c.confidence, None, fps=NWUCLA_FPS, label=label or c.label_name,
                              source=f"nw-ucla:{c.name}")]
+        if suffix == ".mat":
+            u = read_utd(path)
+            return [self.add(u.joints, u.confidence, None, fps=u.fps, label=label or u.label_name,
+                             source=f"utd-mhad:{u.name}")]
+        if suffix == ".txt" and _is_sbu(path):
+            # The reader takes pair, class and take from the folders: give it the whole path (links kept as named).
+            b = read_sbu(path.absolute())
+            p = _most_active(b.joints, b.confidence)
+            return [self.add(b.joints[p], b.confidence[p], None, fps=b.fps, label=label or b.label_name,
+                             source=f"sbu:{b.name}#p{p + 1}")]
         if suffix == ".txt":
             c = read_pkummd(path)
             p = int(np.argmax((c.confidence > 0).any(-1).sum(-1)))  # the person present longest
@@ -92,12 +108,16 @@ class ImportMixin:
             if not seen.any():
                 raise LibraryError(f"{path}: no person in any frame")
             return [self.add(c.joints[p], c.confidence[p], None, fps=30.0, label=label, source=f"pku-mmd:{c.name}")]
+        if suffix == ".bvh":
+            motion, joints, confidence = read_bvh_skeleton(path)
+            return [self.add(joints, confidence, None, fps=motion.fps, label=label, source=f"bvh:{path.stem}")]
         if suffix == ".npz":
             clip = read_clip(path)
             return [self.add(clip.joints, clip.confidence, clip.timestamps, fps=clip.fps or None,
                              label=label or clip.label, source=str(path))]
         raise LibraryError(f"{path}: unknown skeleton file type {suffix!r} "
-                           "(.skeleton NTU, .json NW-UCLA, .txt PKU-MMD, .npz ms2l clip)")
+                           "(.skeleton NTU, .json NW-UCLA, .mat UTD-MHAD, .txt SBU skeleton_pos.txt or PKU-MMD, "
+                           ".bvh motion capture, .npz ms2l clip)")
 
     def import_files(self: ClipStore, paths: Sequence[str | Path], label: str | None = None,
                      progress: Progress | None = None) -> list[int]:
@@ -139,6 +159,34 @@ class ImportMixin:
             if progress:
                 progress(k + 1, len(rows))
         return ids
+
+
+#: Fields per line: SBU (frame number + 2 persons x 15 joints x 3, commas) and PKU-MMD (2 x 25 x 3, spaces).
+SBU_FIELDS, PKUMMD_FIELDS = 91, 150
+
+
+def _is_sbu(path: Path) -> bool:
+    """SBU's ``skeleton_pos.txt`` rather than a PKU-MMD ``.txt``: by its name, else by its first line.
+
+    SBU lines hold 91 comma-separated fields, PKU-MMD lines 150 space-separated numbers.
+    """
+    if path.name.lower() == "skeleton_pos.txt":
+        return True
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16384).decode("utf-8", errors="replace")
+    except OSError:
+        return False  # the PKU-MMD reader reports the problem
+    first = next((ln for ln in head.splitlines() if ln.strip()), "")
+    return len(first.strip().rstrip(",").split(",")) == SBU_FIELDS
+
+
+def _most_active(joints: np.ndarray, confidence: np.ndarray) -> int:
+    """Index of the person who moves most: summed frame-to-frame joint travel (``joints[M, T, V, C]``)."""
+    seen = confidence > 0
+    both = seen[:, 1:] & seen[:, :-1]
+    step = np.linalg.norm(np.diff(joints, axis=1), axis=-1)
+    return int(np.argmax(np.where(both, step, 0.0).sum(axis=(1, 2))))
 
 
 def _video_fps(video: Path) -> float | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
@@ -57,6 +58,26 @@ def adapt_pose(result: PoseResult) -> Skeleton | None:
     return skeleton
 
 
+def live_window(settings: RuntimeSettings, recognizer: Recognizer) -> tuple[int, int]:
+    """``(window, min_frames)`` at the model's rate: the settings' when given, else the model's own.
+
+    A model trained on the user's clips records the live window it was trained for
+    (``meta["live"]``: about its longest clips, and the first decision after about its
+    shortest), so that live windows look like its training clips; other models use
+    ``config.window`` and a full window.
+    """
+    live = (recognizer.meta or {}).get("live") or {}
+    default = int(live.get("window") or recognizer.config.window)
+    window = settings.window_frames(recognizer.fps, default)
+    if settings.min_fill is not None:
+        min_frames = int(np.ceil(settings.min_fill * window))
+    elif live.get("min_frames"):
+        min_frames = int(live["min_frames"])
+    else:
+        min_frames = window
+    return window, max(1, min(window, min_frames))
+
+
 @dataclass(frozen=True)
 class StepResult:
     """What one frame produced: the person (or None), the newest prediction still valid, the smoothed
@@ -81,9 +102,11 @@ class Pipeline:
         self._pose_factory = pose_factory or default_pose_factory
         self._to_skeleton = to_skeleton or adapt_pose
         rec, s = recognizer, settings
-        window = s.window_frames(rec.fps, rec.config.window)
-        self.buffer = WindowBuffer(rec.fps, window, s.reset_after_s, min_frames=max(1, int(np.ceil(s.min_fill * window))))
-        self.smoother = Smoother(rec.labels, threshold=s.threshold, smoothing=s.smoothing, hysteresis=s.hysteresis)
+        window, min_frames = live_window(s, rec)
+        self.buffer = WindowBuffer(rec.fps, window, s.reset_after_s, min_frames=min_frames)
+        self.smoother = Smoother(rec.labels, threshold=s.threshold, smoothing=s.smoothing, hysteresis=s.hysteresis,
+                                 rejection=s.rejection)
+        self._recent: deque[tuple[float, np.ndarray, np.ndarray]] = deque()
         self._applied = s
         self._pose: PoseEstimator | None = None
         self._pose_mirrored: bool | None = None
@@ -94,17 +117,37 @@ class Pipeline:
         """Apply new settings and a swapped model to the buffer and smoother."""
         self.settings = s = settings
         rec = self.recognizer
-        window = s.window_frames(rec.fps, rec.config.window)
-        min_frames = max(1, int(np.ceil(s.min_fill * window)))
+        window, min_frames = live_window(s, rec)
         if rec.labels != self.smoother.labels:
-            self.smoother = Smoother(rec.labels, threshold=s.threshold, smoothing=s.smoothing, hysteresis=s.hysteresis)
+            self.smoother = Smoother(rec.labels, threshold=s.threshold, smoothing=s.smoothing, hysteresis=s.hysteresis,
+                                     rejection=s.rejection)
             self.prediction = None
         if s is not self._applied:
-            self.smoother.configure(threshold=s.threshold, smoothing=s.smoothing, hysteresis=s.hysteresis)
+            self.smoother.configure(threshold=s.threshold, smoothing=s.smoothing, hysteresis=s.hysteresis,
+                                    rejection=s.rejection)
             self._applied = s
         b = self.buffer
         if (b.fps, b.window_frames, b.reset_after_s, b.min_frames) != (rec.fps, window, s.reset_after_s, min_frames):
             b.configure(fps=rec.fps, window=window, reset_after_s=s.reset_after_s, min_frames=min_frames)
+
+    def _still(self, skeleton: Skeleton | None, t: float) -> bool:
+        """Whether the person's confident joints stayed within ``still_m`` for the last ``still_s`` seconds."""
+        s = self.settings
+        if skeleton is None or s.still_s <= 0:
+            self._recent.clear()
+            return False
+        self._recent.append((t, skeleton.joints, skeleton.confidence))
+        while self._recent and self._recent[0][0] < t - s.still_s - 1e-6:
+            self._recent.popleft()
+        t0 = self._recent[0][0]
+        if t - t0 < 0.9 * s.still_s or len(self._recent) < 3:
+            return False  # not watched long enough
+        j = np.stack([r[1] for r in self._recent])                     # [T, V, 3]
+        seen = np.stack([r[2] for r in self._recent]).min(0) > 0.5     # [V] confident throughout
+        if seen.sum() < 5:
+            return False
+        spread = (j[:, seen].max(0) - j[:, seen].min(0)).max()
+        return bool(spread <= s.still_m)
 
     def _pose_for(self, mirrored: bool) -> PoseEstimator:
         if self._pose is None or self._pose_mirrored != mirrored:
@@ -157,11 +200,12 @@ class Pipeline:
         t4 = clock()
         if not person or not self.buffer.ready:
             self.prediction = None
+        still = self._still(skeleton, frame.t)
         try:
-            state, events = self.smoother.update(frame.t, new_pred, person=person, ready=self.buffer.ready)
+            state, events = self.smoother.update(frame.t, new_pred, person=person, ready=self.buffer.ready, still=still)
         except ValueError:  # a swap landed between predict and here: start afresh with the new labels
             self.sync(self.settings)
-            state, events = self.smoother.update(frame.t, None, person=person, ready=self.buffer.ready)
+            state, events = self.smoother.update(frame.t, None, person=person, ready=self.buffer.ready, still=still)
         t5 = clock()
         tm.update(pose=(t1 - t0) * 1e3, adapt=(t2 - t1) * 1e3, buffer=(t3 - t2) * 1e3, model=(t4 - t3) * 1e3,
                   smooth=(t5 - t4) * 1e3, total=(time.monotonic() - captured_at) * 1e3)

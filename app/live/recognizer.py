@@ -45,14 +45,18 @@ def resolve_device(device: str = "auto") -> str:
 
 @dataclass(frozen=True)
 class _Loaded:
-    """One loaded model and the function that runs it: ``run(x[1, T, M, V, C]) -> probs[K]``."""
+    """One loaded model and the function that runs it: ``run(x[1, T, M, V, C]) -> (probs[K], novelty)``.
+
+    ``open_set``: the model file's calibrated rejection (None: the model has none, novelty is ignored).
+    """
 
     name: str
     config: ModelConfig
     meta: dict
     backend: str
     device: str
-    run: Callable[[np.ndarray], np.ndarray]
+    run: Callable[[np.ndarray], tuple[np.ndarray, float]]
+    open_set: dict | None = None
 
 
 def _load(model: ModelSpec, device: str, backend: str, threads: int) -> _Loaded:
@@ -93,7 +97,8 @@ def _load(model: ModelSpec, device: str, backend: str, threads: int) -> _Loaded:
         session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
 
         def run(x: np.ndarray) -> np.ndarray:
-            return session.run(None, {"x": x})[0][0]
+            probs, novelty = session.run(None, {"x": x})
+            return probs[0], float(novelty[0])
     else:
         if backend == "int8":
             if dev != "cpu":
@@ -105,19 +110,24 @@ def _load(model: ModelSpec, device: str, backend: str, threads: int) -> _Loaded:
                 net = torch.ao.quantization.quantize_dynamic(net, {torch.nn.GRU, torch.nn.Linear}, dtype=torch.qint8)
         net = net.to(dev)
 
-        def run(x: np.ndarray) -> np.ndarray:
+        def run(x: np.ndarray) -> tuple[np.ndarray, float]:
             with torch.inference_mode():
                 xt = torch.from_numpy(x).to(dev)
                 lengths = torch.tensor([x.shape[1]], device=dev)
-                return torch.softmax(net(xt, lengths), dim=-1)[0].float().cpu().numpy()
+                f = net.features(xt, lengths)
+                probs = torch.softmax(net.classifier(f), dim=-1)[0].float().cpu().numpy()
+                return probs, float(net.classifier.novelty(f)[0])
     # One probe window through the chosen backend: a model whose outputs do not match its labels,
     # or that gives NaN, is refused now instead of failing (or showing garbage) on every frame.
-    probe = np.asarray(run(np.zeros((1, 2, cfg.persons, cfg.joints, cfg.coords), np.float32)))
+    probe = np.asarray(run(np.zeros((1, 2, cfg.persons, cfg.joints, cfg.coords), np.float32))[0])
     if probe.shape != (cfg.num_classes,):
         raise ModelFileError(f"{name} gives {probe.size} outputs but names {cfg.num_classes} labels")
     if not np.isfinite(probe).all():
         raise ModelFileError(f"{name} gives NaN or infinite outputs: the model is broken")
-    return _Loaded(name=name, config=cfg, meta=meta, backend=backend, device=dev, run=run)
+    from ms2l.openset import check_open_set
+
+    return _Loaded(name=name, config=cfg, meta=meta, backend=backend, device=dev, run=run,
+                   open_set=check_open_set(meta, name))
 
 
 class Recognizer:
@@ -189,12 +199,19 @@ class Recognizer:
         x = self._prepare(active.config, window, max_frames)
         if x.shape[1] == 0:
             return None
-        probs = np.asarray(active.run(x), np.float64)
+        probs, novelty = active.run(x)
+        probs = np.asarray(probs, np.float64)
         if not np.isfinite(probs).all() or probs.sum() <= 0:
             return None  # an input the model cannot score (absurd joint values): no prediction, never NaN
         probs = probs / probs.sum()  # float32 softmax sums to 1 within 1e-7; make it exact for consumers
+        nov = float(novelty) if active.open_set is not None and np.isfinite(novelty) else None
         return Prediction(t=float(window.t[-1]), probs=probs.astype(np.float32), labels=active.config.labels,
-                          frame_index=frame_index)
+                          frame_index=frame_index, novelty=nov)
+
+    @property
+    def open_set(self) -> dict | None:
+        """The model's calibrated rejection (``threshold``, ``quantile``, measured shares), or None."""
+        return self._active.open_set
 
     def swap(self, model: ModelSpec, device: str | None = None, backend: str | None = None) -> None:
         """Load ``model`` and switch to it; safe while other threads call :meth:`predict`.

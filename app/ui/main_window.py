@@ -18,15 +18,15 @@ from typing import Any, Callable, Protocol
 from PyQt6.QtCore import Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QCloseEvent, QFont, QKeySequence
 from PyQt6.QtWidgets import (
-    QDialog, QDialogButtonBox, QFileDialog, QLabel, QMainWindow, QMessageBox, QSplitter, QTableWidget,
-    QTableWidgetItem, QToolBar, QVBoxLayout, QWidget,
+    QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QSlider, QSplitter,
+    QTableWidget, QTableWidgetItem, QToolBar, QVBoxLayout, QWidget,
 )
 
 from ..errors import describe
 from .model_panel import ModelPanel
 from ..models import DEFAULT, ModelEntry, list_models, model_metadata, user_models_dir
 from .prob_bars import ProbBars
-from .settings import SettingsDialog, SettingsStore, UiSettings
+from .settings import SettingsDialog, SettingsStore, UiSettings, rejection_from_slider, slider_from_rejection
 from .source_picker import SourcePicker
 from .status import action_text, format_stats, short_name
 from .timeline import Timeline
@@ -196,6 +196,13 @@ class MainWindow(QMainWindow):
         self.detail_label = QLabel("")
         self.detail_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.bars = ProbBars(threshold=self.settings.threshold)
+        self.rejection = QSlider(Qt.Orientation.Horizontal)
+        self.rejection.setRange(0, 100)
+        self.rejection.setValue(slider_from_rejection(self.settings.rejection))
+        self.rejection.setToolTip("How readily the window says “none of these” for motion unlike every action the "
+                                  "model knows. Middle: the threshold calibrated when the model was trained.")
+        self.rejection.valueChanged.connect(lambda v: self.change_settings(rejection=rejection_from_slider(v)))
+        self.rejection_note = QLabel("")
         self.model_panel = ModelPanel()
         self.model_panel.modelRequested.connect(self.set_model)
         self.model_panel.addRequested.connect(self.add_model)
@@ -207,6 +214,13 @@ class MainWindow(QMainWindow):
         col.addSpacing(8)
         col.addWidget(QLabel("<b>Top 5</b>"))
         col.addWidget(self.bars)
+        col.addSpacing(4)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("“None of these”: stricter"))
+        row.addWidget(self.rejection, 1)
+        row.addWidget(QLabel("lenient"))
+        col.addLayout(row)
+        col.addWidget(self.rejection_note)
         col.addSpacing(8)
         col.addWidget(self.model_panel, 1)
         side.setMinimumWidth(300)
@@ -506,9 +520,22 @@ class MainWindow(QMainWindow):
     def _show_card(self, spec: str) -> None:
         title = "Default model" if spec == DEFAULT else Path(spec).stem
         try:
-            self.model_panel.set_card(self._read_metadata(spec), title)
+            meta = self._read_metadata(spec)
+            self.model_panel.set_card(meta, title)
         except Exception as e:  # noqa: BLE001
             self.model_panel.set_card_error(describe(e))
+            return
+        o = meta.get("open_set") if isinstance(meta, dict) else None
+        self.rejection.setEnabled(o is not None)
+        if o is None:
+            self.rejection_note.setText("<small>This model was trained without rejection: it always names one of "
+                                        "its actions.</small>")
+        else:
+            neg = o.get("negatives")
+            self.rejection_note.setText(
+                f"<small>Calibrated to accept {o.get('known_accepted', 95):.0f} % of unseen clips of known actions"
+                + (f"; rejected {neg['rejected']:.0f} % of {neg['clips']} clips of other motion" if neg else "")
+                + ".</small>")
 
     # -- intents: settings -------------------------------------------------------
     def change_settings(self, **changes: Any) -> None:

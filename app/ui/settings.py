@@ -14,6 +14,21 @@ from PyQt6.QtWidgets import (
 SOURCE_MIRRORED: dict[str, bool | None] = {"auto": None, "yes": True, "no": False}
 
 
+#: The "none of these" slider's range (multiples of the model's calibrated threshold).
+REJECTION_RANGE = (0.25, 4.0)
+
+
+def rejection_from_slider(v: int) -> float:
+    """Slider position 0..100 -> rejection 0.25..4 on a log scale (50 -> 1, the calibrated threshold)."""
+    return round(float(2.0 ** ((int(v) - 50) / 25.0)), 4)
+
+
+def slider_from_rejection(r: float) -> int:
+    import math
+
+    return int(round(50 + 25 * math.log2(min(max(r, REJECTION_RANGE[0]), REJECTION_RANGE[1]))))
+
+
 @dataclass(frozen=True)
 class UiSettings:
     """Everything the user can set, with the defaults a first run gets.
@@ -28,6 +43,8 @@ class UiSettings:
         "yes" or "no".
     overlay: draw the skeleton over the video.
     loop: play video files again from the start when they end.
+    rejection: how readily "none of these" is said (the model's calibrated threshold times this;
+        below 1 stricter, above 1 more lenient).
     """
 
     threshold: float = 0.5
@@ -38,6 +55,7 @@ class UiSettings:
     source_mirrored: str = "auto"
     overlay: bool = True
     loop: bool = False
+    rejection: float = 1.0
 
     def replace(self, **changes: Any) -> "UiSettings":
         return dataclasses.replace(self, **changes)
@@ -49,7 +67,7 @@ class UiSettings:
         mirroring (None: trust the source).
         """
         d = {"threshold": self.threshold, "smoothing": self.smoothing, "window": self.window or None,
-             "device": self.device, "mirror": SOURCE_MIRRORED[self.source_mirrored]}
+             "device": self.device, "mirror": SOURCE_MIRRORED[self.source_mirrored], "rejection": self.rejection}
         return d if runtime_fields is None else {k: v for k, v in d.items() if k in runtime_fields}
 
 
@@ -90,6 +108,8 @@ class SettingsStore:
             values["smoothing"] = min(max(values["smoothing"], 0.0), 0.99)
         if "window" in values:
             values["window"] = max(values["window"], 0)
+        if "rejection" in values:
+            values["rejection"] = min(max(values["rejection"], REJECTION_RANGE[0]), REJECTION_RANGE[1])
         return base.replace(**values)
 
     def save(self, settings: UiSettings) -> None:

@@ -48,6 +48,9 @@ STATE_TEXT = {
     "warming_up": "Warming up…",
     "no_person": "No one in view",
     "unknown": "Unsure",
+    "none": "None of these",
+    "still": "Still",
+    "background": "No action",
 }
 
 
@@ -64,5 +67,8 @@ def action_text(state: ActionState | None) -> tuple[str, str]:
         "warming_up": "collecting the first frames",
         "no_person": "step into the picture",
         "unknown": "no action is above the threshold",
+        "none": "this looks like none of the actions the model knows",
+        "still": "a person, not moving",
+        "background": f"your “{state.action}” label" if state.action else "",
     }.get(state.state, "")
     return STATE_TEXT.get(state.state, state.state), detail
