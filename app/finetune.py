@@ -214,16 +214,6 @@ def predict_labels(model: Any, clips: Any, device: Any) -> np.ndarray:
     return predict(model, clips, device).argmax(1)
 
 
-def pooled_result(y: np.ndarray, pred: np.ndarray, names: Sequence[str]) -> dict[str, Any]:
-    """Top-1, per-class and confusion (rows: truth) of predictions ``pred`` against ``y``."""
-    k = len(names)
-    cm = np.zeros((k, k), int)
-    np.add.at(cm, (y, pred), 1)
-    per_class = {names[c]: (100.0 * cm[c, c] / cm[c].sum() if cm[c].sum() else None) for c in range(k)}
-    return {"top1": 100.0 * float((pred == y).mean()) if len(y) else math.nan, "n": int(len(y)),
-            "per_class": per_class, "confusion": cm.tolist()}
-
-
 def build_model(encoder: str | Path, labels: Sequence[str], strategy: str) -> tuple[Any, dict[str, Any], Any]:
     """A fresh MS2L classifier for ``labels`` carrying ``encoder``'s encoder weights.
 
@@ -370,7 +360,9 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
                 fit(model_k, clips.subset(keep), clips.subset(held), f"fold {i + 1}/{len(folds)}")
                 pred_all[held] = predict_labels(model_k, clips.subset(held), device)
                 fold_top1.append(100.0 * float((pred_all[held] == clips.labels[held]).mean()))
-            cv_result = pooled_result(clips.labels, pred_all, labels)
+            from ms2l.evaluate import score
+
+            cv_result = score(clips.labels, pred_all, labels)
             cv_result |= {"folds": len(folds), "fold_top1": fold_top1,
                           "ci95": binomial_ci95(cv_result["top1"], cv_result["n"])}
         check()

@@ -38,8 +38,12 @@ def evaluate(model: MS2L, clips: ClipSet, device: torch.device | str = "cpu") ->
     names = model.config.labels
     if tuple(clips.label_names) != tuple(names):
         raise label_mismatch(names, clips.label_names)
-    pred = predict(model, clips, torch.device(device)).argmax(1)
-    y = clips.labels
+    return score(clips.labels, predict(model, clips, torch.device(device)).argmax(1), names)
+
+
+def score(y: np.ndarray, pred: np.ndarray, names: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """Top-1 %, count, per-class top-1 % and the confusion matrix (rows: truth) of ``pred`` against ``y``."""
+    y, pred = np.asarray(y, int), np.asarray(pred, int)
     k = len(names)
     cm = np.zeros((k, k), int)
     np.add.at(cm, (y, pred), 1)

@@ -115,3 +115,11 @@ def pose_factory(delay: float = 0.0):
     def make(mirrored: bool = False) -> FakePose:
         return FakePose(mirrored=mirrored, delay=delay)
     return make
+
+
+def tiny_encoder(path: Path, seed: int = 0, window: int = 32) -> Path:
+    """Save a small random encoder file (hidden 32, one layer) standing in for the default model's."""
+    import torch
+
+    torch.manual_seed(seed)
+    return save_model(MS2L(ModelConfig(hidden=32, layers=1, window=window)), path, {"kind": "encoder"})

@@ -22,10 +22,9 @@ ACTIONS = {"01": "pick up with one hand", "04": "walk around", "05": "sit down"}
 
 @pytest.fixture(scope="module")
 def tiny_encoder(tmp_path_factory) -> Path:
-    """A small random encoder file (hidden 32, one layer) standing in for the default model's."""
-    torch.manual_seed(0)
-    cfg = ModelConfig(hidden=32, layers=1, window=32)
-    return save_model(MS2L(cfg), tmp_path_factory.mktemp("enc") / "enc.safetensors", {"kind": "encoder"})
+    from fakes import tiny_encoder as make
+
+    return make(tmp_path_factory.mktemp("enc") / "enc.safetensors")
 
 
 @pytest.fixture

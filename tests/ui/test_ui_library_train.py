@@ -22,9 +22,9 @@ ACTIONS = ("01", "04", "05")
 
 @pytest.fixture(scope="module")
 def tiny_encoder(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    return save_model(MS2L(ModelConfig(hidden=32, layers=1, window=32)),
-                      tmp_path_factory.mktemp("enc") / "enc.safetensors", {"kind": "encoder"})
+    from fakes import tiny_encoder as make
+
+    return make(tmp_path_factory.mktemp("enc") / "enc.safetensors")
 
 
 @pytest.fixture
