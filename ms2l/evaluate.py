@@ -36,9 +36,22 @@ def label_mismatch(model_labels: tuple[str, ...], data_labels: tuple[str, ...], 
 def evaluate(model: MS2L, clips: ClipSet, device: torch.device | str = "cpu") -> dict[str, Any]:
     """Top-1 %, count, per-class top-1 % and the confusion matrix (rows: truth)."""
     names = model.config.labels
-    if tuple(clips.label_names) != tuple(names):
+    if tuple(clips.label_names) == tuple(names):
+        return score(clips.labels, predict(model, clips, torch.device(device)).argmax(1), names)
+    # A model trained on merged datasets knows every label of this one (maybe under its merged name):
+    # score it over all its labels, so that naming a class this dataset lacks counts as wrong.
+    from .data.merge import label_map
+
+    idx = label_map(clips.label_names, names)
+    if idx is None:
         raise label_mismatch(names, clips.label_names)
-    return score(clips.labels, predict(model, clips, torch.device(device)).argmax(1), names)
+    pred = predict(model, clips, torch.device(device)).argmax(1)
+    result = score(idx[clips.labels], pred, names)
+    per = result["per_class"]
+    result["per_class"] = {n: per[names[i]] for n, i in zip(clips.label_names, idx)}
+    result["label_map"] = {n: names[i] for n, i in zip(clips.label_names, idx) if n != names[i]}
+    result["model_labels"] = len(names)
+    return result
 
 
 def score(y: np.ndarray, pred: np.ndarray, names: tuple[str, ...] | list[str]) -> dict[str, Any]:

@@ -194,7 +194,7 @@ def _load_checkpoint(path: Path, model: nn.Module, opt, sched, recipe: Recipe) -
     """
     import pickle
 
-    from .checkpoint import ModelFileError
+    from .errors import ModelFileError
 
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
