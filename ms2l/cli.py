@@ -95,8 +95,8 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     from .checkpoint import save_model, write_text_atomic
     from .config import ModelConfig, TaskConfig
     from .config import default_recipe
-    from .data import dataset_config, load_dataset
-    from .data.pool import is_pool, load_pool, parse_sources, pool_metadata
+    from .data import DATASETS, dataset_config, load_dataset
+    from .data.pool import SOURCES, is_pool, load_pool, parse_sources, pool_metadata
     from .device import resolve_device
     from .errors import ConfigError, DatasetError
     from .model import MS2L
@@ -118,6 +118,9 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
             raise DatasetError(f"the pool {a.dataset} has no clips")
         data_info = pool_metadata(composition, config)
     else:
+        if a.dataset not in DATASETS:
+            raise DatasetError(f"unknown dataset {a.dataset!r}; known: {', '.join(DATASETS)}, or a pool of "
+                               f"{', '.join(SOURCES)} (comma list), or 'pool'")
         config = dataset_config(a.dataset, ModelConfig(window=a.window))
         clips = load_dataset(a.dataset, Path(a.data), config, "train", progress=dist_info.is_main, protocol=a.protocol)
         data_info = {"dataset": a.dataset, **({"protocol": a.protocol} if a.protocol else {}), "split": "train",

@@ -3,7 +3,12 @@ need it skip with a clear reason when it is absent -- or fail, when ``MS2L_REQUI
 (CI sets it when ../shared is there, so a data test can never be skipped silently).
 
 Markers (``--strict-markers``): ``real_data`` -- reads ../shared (set automatically on
-tests using a data fixture); ``gui`` -- a pytest-qt test (everything under tests/ui).
+tests using a data fixture); ``gui`` -- a pytest-qt test (everything under tests/ui);
+``timeout`` -- pytest-timeout's per-test limit.
+
+``report`` (a fixture) and :func:`report_line` add a line to the "measured" section printed at the
+end of the run: the reliability tests say what they counted (kills inside a write, overlapping
+writes, damaged files a reader accepted), so the figures in docs/reliability.md can be re-read.
 """
 from __future__ import annotations
 
@@ -23,8 +28,12 @@ SHARED = Path(os.environ.get("MS2L_SHARED", ROOT.parent / "shared"))
 NWUCLA = SHARED / "datasets" / "nw-ucla" / "all_sqe"
 NTU_SAMPLES = SHARED / "datasets" / "ntu-samples"
 BVH_SAMPLES = SHARED / "datasets" / "bvh-samples"
+UTD = SHARED / "datasets" / "utd-mhad" / "Skeleton"
+SBU = SHARED / "datasets" / "sbu-kinect-interaction"
+CMU = SHARED / "datasets" / "cmu-mocap-bvh"
 VIDEOS = SHARED / "videos"
-DATA_FIXTURES = {"nwucla_dir", "ntu_dir", "bvh_dir", "videos_dir", "nwucla_small", "shared_dir"}
+DATA_FIXTURES = {"nwucla_dir", "ntu_dir", "bvh_dir", "videos_dir", "nwucla_small", "shared_dir",
+                 "utd_dir", "sbu_dir", "cmu_dir"}
 
 
 def require_data() -> bool:
@@ -42,6 +51,28 @@ def need(path: Path) -> Path:
 
 
 _need = need  # older spelling
+
+
+_MEASURED = pytest.StashKey[list]()
+
+
+def report_line(config: pytest.Config, text: str) -> None:
+    """Print ``text`` in the "measured" section at the end of the run."""
+    config.stash.setdefault(_MEASURED, []).append(text)
+
+
+@pytest.fixture
+def report(request):
+    """``report(text)``: a line for the "measured" section at the end of the run."""
+    return lambda text: report_line(request.config, text)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    lines = config.stash.get(_MEASURED, [])
+    if lines:
+        terminalreporter.section("measured")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -70,6 +101,24 @@ def ntu_dir() -> Path:
 @pytest.fixture(scope="session")
 def bvh_dir() -> Path:
     return need(BVH_SAMPLES)
+
+
+@pytest.fixture(scope="session")
+def utd_dir() -> Path:
+    """UTD-MHAD's ``Skeleton`` folder of ``a<A>_s<S>_t<T>_skeleton.mat`` files."""
+    return need(UTD)
+
+
+@pytest.fixture(scope="session")
+def sbu_dir() -> Path:
+    """SBU Kinect Interaction: the folder of the 21 ``s<PP>s<QQ>`` actor-pair folders."""
+    return need(SBU)
+
+
+@pytest.fixture(scope="session")
+def cmu_dir() -> Path:
+    """CMU motion capture as BVH: the folder holding ``subjects/<subject>/<subject>_<trial>.bvh``."""
+    return need(CMU)
 
 
 @pytest.fixture(scope="session")

@@ -202,10 +202,21 @@ def _keypoint_distance(a: PoseResult, b: PoseResult, min_conf: float = 0.5) -> f
     return float(np.linalg.norm(pa[both] - pb[both], axis=-1).mean())
 
 
-def is_duplicate(a: _Candidate, b: _Candidate, iou: float, distance: float) -> bool:
-    """Same person twice: boxes overlap by more than ``iou``, or the landmarks lie within
-    ``distance`` x the smaller box's longer side of each other on average."""
-    if box_iou(a.box, b.box) > iou:
+def box_cover(a: np.ndarray, b: np.ndarray) -> float:
+    """The share of the smaller of two ``[4]`` boxes that lies inside the other (0 when either is NaN)."""
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return 0.0
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return float(iw * ih / smaller) if iw > 0 and ih > 0 and smaller > 0 else 0.0
+
+
+def is_duplicate(a: _Candidate, b: _Candidate, iou: float, distance: float, cover: float = 1.01) -> bool:
+    """Same person twice: boxes overlap by more than ``iou``; or more than ``cover`` of the smaller
+    box lies in the other (a partial fit of someone found whole elsewhere); or the landmarks lie
+    within ``distance`` x the smaller box's longer side of each other on average."""
+    if box_iou(a.box, b.box) > iou or box_cover(a.box, b.box) > cover:
         return True
     sizes = [max(c.box[2] - c.box[0], c.box[3] - c.box[1]) for c in (a, b) if np.isfinite(c.box).all()]
     if not sizes:
@@ -213,17 +224,32 @@ def is_duplicate(a: _Candidate, b: _Candidate, iou: float, distance: float) -> b
     return _keypoint_distance(a.result, b.result) < distance * max(min(sizes), 1.0)
 
 
-def suppress_duplicates(candidates: list[_Candidate], iou: float = 0.6, distance: float = 0.15) -> list[_Candidate]:
+def suppress_duplicates(candidates: list[_Candidate], iou: float = 0.6, distance: float = 0.15,
+                        cover: float = 1.01) -> list[_Candidate]:
     """Greedy non-maximum suppression: most confident first, dropping any duplicate of one kept."""
     kept: list[_Candidate] = []
     for c in sorted(candidates, key=lambda c: -c.score):
-        if not any(is_duplicate(c, k, iou, distance) for k in kept):
+        if not any(is_duplicate(c, k, iou, distance, cover) for k in kept):
             kept.append(c)
     return kept
 
 
 # ----------------------------------------------------------------------------------------------
 # the estimator
+
+
+def strip_tiles(width: int, height: int, n: int, overlap: float = 0.2) -> list[tuple[int, int, int, int]]:
+    """``n`` crops ``(x0, y0, x1, y1)`` cutting the frame into strips across its longer side, neighbours
+    overlapping by ``overlap`` of that side (so someone on a seam is whole in one strip)."""
+    if n <= 1:
+        return [(0, 0, width, height)]
+    side = max(width, height)
+    frac = min(1.0, (1.0 + overlap * (n - 1)) / n)
+    span = int(round(frac * side))
+    starts = [int(round(k * (side - span) / (n - 1))) for k in range(n)]
+    if width >= height:
+        return [(s, 0, s + span, height) for s in starts]
+    return [(0, s, width, s + span) for s in starts]
 
 
 class MultiPose:
@@ -235,10 +261,17 @@ class MultiPose:
         min_detection_confidence: detector threshold; 0.3 finds small people that 0.5 misses
             (lower values mostly add duplicates, which are suppressed anyway).
         min_presence_confidence, min_tracking_confidence: the landmarker's other thresholds.
-        duplicate_iou, duplicate_distance: see :func:`is_duplicate`.
+        duplicate_iou, duplicate_distance, duplicate_cover: see :func:`is_duplicate`.
+        tiles: 1 runs one landmarker on the whole frame; n > 1 cuts the frame into n overlapping
+            strips (:func:`strip_tiles`), each with its own landmarker, because the detector sees
+            a 224x224 image and misses people who are small in a wide frame.
+        poses_per_tile: ``num_poses`` for each strip's landmarker (default ``num_poses``); fewer
+            lets a strip skip its detector once it tracks that many, at the risk of missing someone
+            when everybody stands in one strip.
+        threads: landmarkers run concurrently on up to this many threads (MediaPipe releases the GIL).
         model_path: a ready ``.task`` bundle; by default :func:`build_pose_bundle`'s.
 
-    ``last_detected`` is how many poses the landmarker returned on the last frame (before
+    ``last_detected`` is how many poses the landmarkers returned on the last frame (before
     suppression) and ``suppressed`` the running count of duplicates dropped.
     """
 
@@ -253,47 +286,64 @@ class MultiPose:
         min_tracking_confidence: float = 0.5,
         duplicate_iou: float = 0.6,
         duplicate_distance: float = 0.15,
+        duplicate_cover: float = 0.8,
+        tiles: int = 1,
+        tile_overlap: float = 0.2,
+        poses_per_tile: int | None = None,
+        threads: int = 1,
         model_path: str | Path | None = None,
     ) -> None:
         if int(num_poses) < 1:
             raise PoseEstimatorError(f"num_poses must be at least 1, got {num_poses}")
+        if int(tiles) < 1:
+            raise PoseEstimatorError(f"tiles must be at least 1, got {tiles}")
         self.num_poses = int(num_poses)
         self.mirrored = bool(mirrored)
         self.duplicate_iou = float(duplicate_iou)
         self.duplicate_distance = float(duplicate_distance)
+        self.duplicate_cover = float(duplicate_cover)
+        self.tiles = int(tiles)
+        self.tile_overlap = float(tile_overlap)
         self.model_path = build_pose_bundle() if model_path is None else Path(model_path)
         if not self.model_path.is_file():
             raise PoseEstimatorError(f"pose model {self.model_path} does not exist")
         self.last_detected = 0
         self.suppressed = 0
         self._last_ms = -1
+        self._pool = None
         from mediapipe.tasks.python import BaseOptions, vision
 
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(self.model_path)),
             running_mode=vision.RunningMode.VIDEO,
-            num_poses=self.num_poses,
+            num_poses=self.num_poses if self.tiles == 1 or poses_per_tile is None else max(1, int(poses_per_tile)),
             min_pose_detection_confidence=float(min_detection_confidence),
             min_pose_presence_confidence=float(min_presence_confidence),
             min_tracking_confidence=float(min_tracking_confidence),
         )
+        self._landmarkers: list = []
         try:
-            self._landmarker = vision.PoseLandmarker.create_from_options(options)
+            for _ in range(self.tiles):
+                self._landmarkers.append(vision.PoseLandmarker.create_from_options(options))
         except (RuntimeError, ValueError) as e:
+            self.close()
             raise PoseEstimatorError(f"cannot load pose model {self.model_path}: {e}") from None
+        if int(threads) > 1 and self.tiles > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(min(int(threads), self.tiles), thread_name_prefix="multipose")
 
     def process(self, frame: Frame) -> list[PoseResult]:
         """Everyone found in ``frame.image`` (``[H, W, 3]`` uint8 BGR), most confident first.
 
         Each result has ``points[33, 3]`` world landmarks (metres, MediaPipe axes, origin at
-        that person's hips), ``image_points[33, 2]`` pixels and ``confidence[33]`` = visibility;
-        an empty list when nobody is found.  Frames must come in time order: timestamps are
-        forced to increase by at least 1 ms, as video mode requires.
+        that person's hips), ``image_points[33, 2]`` pixels of the whole frame and
+        ``confidence[33]`` = visibility; an empty list when nobody is found.  Frames must come
+        in time order: timestamps are forced to increase by at least 1 ms, as video mode requires.
         """
         import cv2
-        import mediapipe as mp
 
-        if self._landmarker is None:
+        if not self._landmarkers:
             raise PoseEstimatorError("MultiPose is closed")
         image = frame.image
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -302,30 +352,48 @@ class MultiPose:
         rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
         ms = max(int(round(frame.t * 1000)), self._last_ms + 1)
         self._last_ms = ms
-        res = self._landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), ms)
-        candidates = []
+        crops = strip_tiles(w, h, self.tiles, self.tile_overlap)
+        jobs = [(lm, rgb, crop, ms, frame) for lm, crop in zip(self._landmarkers, crops)]
+        if self._pool is not None:
+            per_tile = list(self._pool.map(lambda job: self._detect(*job), jobs))
+        else:
+            per_tile = [self._detect(*job) for job in jobs]
+        candidates = [c for tile in per_tile for c in tile]
+        self.last_detected = len(candidates)
+        kept = suppress_duplicates(candidates, self.duplicate_iou, self.duplicate_distance, self.duplicate_cover)
+        self.suppressed += len(candidates) - len(kept)
+        return [c.result for c in kept[:self.num_poses]]
+
+    def _detect(self, landmarker, rgb: np.ndarray, crop: tuple[int, int, int, int], ms: int,  # noqa: ANN001
+                frame: Frame) -> list[_Candidate]:
+        import mediapipe as mp
+
+        x0, y0, x1, y1 = crop
+        part = rgb if (x1 - x0, y1 - y0) == rgb.shape[1::-1] else np.ascontiguousarray(rgb[y0:y1, x0:x1])
+        res = landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=part), ms)
+        out = []
         for world, normed in zip(res.pose_world_landmarks or [], res.pose_landmarks or []):
             if len(world) != NUM_LANDMARKS or len(normed) != NUM_LANDMARKS:
                 continue
             points = np.array([[p.x, p.y, p.z] for p in world], np.float32)
-            image_points = np.array([[p.x * w, p.y * h] for p in normed], np.float32)
+            image_points = np.array([[p.x * (x1 - x0) + x0, p.y * (y1 - y0) + y0] for p in normed], np.float32)
             visibility = np.clip(np.array([getattr(p, "visibility", 1.0) or 0.0 for p in normed], np.float32),
                                  0.0, 1.0)
             if not (np.isfinite(points).all() and np.isfinite(image_points).all()):
                 continue
             result = PoseResult(frame.index, frame.t, points, image_points, visibility, self.layout, self.mirrored)
-            candidates.append(_Candidate(result, landmark_box(image_points, visibility), float(visibility.mean())))
-        self.last_detected = len(candidates)
-        kept = suppress_duplicates(candidates, self.duplicate_iou, self.duplicate_distance)
-        self.suppressed += len(candidates) - len(kept)
-        return [c.result for c in kept]
+            out.append(_Candidate(result, landmark_box(image_points, visibility), float(visibility.mean())))
+        return out
 
     def close(self) -> None:
-        """Release the MediaPipe graph (idempotent)."""
-        landmarker = getattr(self, "_landmarker", None)
-        if landmarker is not None:
+        """Release the MediaPipe graphs and threads (idempotent)."""
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.shutdown(wait=True)
+            self._pool = None
+        for landmarker in getattr(self, "_landmarkers", []):
             landmarker.close()
-            self._landmarker = None
+        self._landmarkers = []
 
     def __enter__(self) -> "MultiPose":
         return self

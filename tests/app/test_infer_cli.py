@@ -9,7 +9,7 @@ import pytest
 
 from app.types import Skeleton
 from app.live.sources import save_skeleton_clip
-from fakes import body, tiny_model
+from fakes import body
 from ms2l.checkpoint import ASSETS_DIR, DEFAULT_MODEL
 from app.cli import main
 
@@ -20,11 +20,10 @@ def _cache(tmp_path_factory, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory):
-    """The shipped default model when it exists, else a small random one."""
-    if (ASSETS_DIR / DEFAULT_MODEL).exists():
-        return "default"
-    return str(tiny_model(tmp_path_factory.mktemp("cli") / "tiny.safetensors"))
+def model():
+    """The shipped default model (tracked in git: a checkout without it is broken, not a reason to skip)."""
+    assert (ASSETS_DIR / DEFAULT_MODEL).is_file(), f"{ASSETS_DIR / DEFAULT_MODEL} is missing from the checkout"
+    return "default"
 
 
 def read_lines(path):
@@ -32,6 +31,7 @@ def read_lines(path):
 
 
 def check_lines(lines, n, fps):
+    """Every line well formed; returns how many carry predictions (whose probabilities were checked)."""
     assert len(lines) == n
     assert [d["frame"] for d in lines] == list(range(n))
     assert [d["t"] for d in lines] == pytest.approx([i / fps for i in range(n)], abs=1e-5)
@@ -43,10 +43,10 @@ def check_lines(lines, n, fps):
             assert all(0 <= p <= 1 for p in ps) and sum(ps) == pytest.approx(1, abs=1e-4)
             assert ps == sorted(ps, reverse=True)
         assert d["action"] is None or d["state"] == "action"
+    return sum(bool(d["top"]) for d in lines)
 
 
 def test_infer_on_a_real_video(videos_dir, model, tmp_path):
-    pytest.importorskip("mediapipe")
     out, events, video = tmp_path / "p.jsonl", tmp_path / "e.jsonl", tmp_path / "a.avi"
     rc = main(["infer", str(videos_dir / "calisthenics-3people.avi"), "--model", model, "--out", str(out),
                "--events", str(events), "--annotated", str(video), "--max-frames", "36", "--min-fill", "0.25",
@@ -82,12 +82,15 @@ def test_infer_on_a_skeleton_clip(tmp_path, model):
 
 
 def test_infer_realtime_writes_a_line_per_input_frame(tmp_path, model):
-    clip = _clip(tmp_path, n=30)
+    # 3 s: the default model's window (64 frames at 15 fps) is 0.3 full after 1.3 s, so most lines
+    # carry predictions and check_lines checks their probabilities.
+    clip = _clip(tmp_path, n=90)
     out = tmp_path / "p.jsonl"
     assert main(["infer", str(clip), "--model", model, "--out", str(out), "--realtime", "--min-fill", "0.3"]) == 0
     lines = read_lines(out)
-    assert [d["frame"] for d in lines] == list(range(30))
-    check_lines([{k: v for k, v in d.items() if k != "dropped"} for d in lines], 30, 30.0)
+    assert [d["frame"] for d in lines] == list(range(90))
+    predicted = check_lines([{k: v for k, v in d.items() if k != "dropped"} for d in lines], 90, 30.0)
+    assert predicted >= 30, f"only {predicted} of 90 lines carry predictions"
 
 
 def test_infer_errors(tmp_path, model, capsys):

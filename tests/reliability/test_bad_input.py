@@ -48,9 +48,24 @@ def warm(recognizer):
     return rt, last
 
 
-def _unchanged(rt: Runtime, before) -> None:
+def _unchanged(rt: Runtime, before, path: Path):
+    """Give the runtime ``path`` as the window does (open the source, then ``rt.open`` what opened): the
+    file is refused and the runtime keeps its frame, prediction, state and full window.  Returns the
+    snapshot of the one frame processed to show that (the ``before`` of the next check)."""
+    try:
+        rt.open(open_source(path))
+    except SourceError:
+        pass
+    else:  # a build that let the file through: the runtime plays it, and this check fails below
+        rt.wait(10)
+    assert rt.poll_errors() == [] and not rt.running
     after = rt.snapshot()
     assert after.frame is before.frame and after.prediction is before.prediction and after.state is before.state
+    # Its window is still full: the very next frame is classified (a runtime reset by the file would warm up).
+    nxt = rt.process(Frame(image=before.frame.image, t=before.frame.t + 1 / 30, index=before.frame.index + 1,
+                           source=before.frame.source))
+    assert nxt.prediction is not None and nxt.prediction is not before.prediction
+    return nxt
 
 
 # ---------------------------------------------------------------- videos
@@ -71,7 +86,7 @@ def test_zero_byte_video(tmp_path, warm):
     (tmp_path / "empty.mp4").write_bytes(b"")
     with pytest.raises(SourceError, match=r"cannot read .*empty.mp4: not a video OpenCV can decode"):
         open_source(tmp_path / "empty.mp4")
-    _unchanged(rt, before)
+    _unchanged(rt, before, tmp_path / "empty.mp4")
 
 
 def test_truncated_video_plays_what_is_there_then_says_so(tmp_path, recognizer):
@@ -114,7 +129,7 @@ def test_non_video_file_with_a_video_name(tmp_path, warm):
         (tmp_path / name).write_bytes(data)
         with pytest.raises(SourceError, match=f"cannot read .*{name}: not a video OpenCV can decode"):
             open_source(tmp_path / name)
-    _unchanged(rt, before)
+        before = _unchanged(rt, before, tmp_path / name)
 
 
 def test_unsupported_codec(tmp_path, warm):
@@ -131,7 +146,7 @@ def test_unsupported_codec(tmp_path, warm):
     raw.write_bytes(b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2" + np.random.default_rng(0).bytes(4000))
     with pytest.raises(SourceError, match="not a video OpenCV can decode"):
         open_source(raw)
-    _unchanged(rt, before)
+    _unchanged(rt, _unchanged(rt, before, odd), raw)
 
 
 # ---------------------------------------------------------------- NTU and NW-UCLA files

@@ -1,15 +1,21 @@
 """Property tests (hypothesis): adapters, normalisation and readers on generated input.
 
 * any finite input gives finite output of the right shape, with confidences in [0, 1];
-* any malformed text gives the reader's own :class:`SkeletonFileError` -- never an
-  IndexError, a MemoryError or a hang (every example runs under a deadline).
+* any malformed file gives the reader's own :class:`SkeletonFileError` -- never an
+  IndexError, a MemoryError or a hang -- or, where the damage left a legal file, output that is
+  valid (the convention's shapes, finite, confidences in [0, 1]); acceptances are counted, reported
+  in the "measured" summary, and must stay a minority (a reader that swallows damage accepts most).
 
+Every example runs under a hypothesis deadline, and every test under pytest-timeout's limit (a
+deadline only judges an example after it returns; a hang must fail the test, not stall CI).
 Examples are kept few (``max_examples``) so the whole file runs in seconds on two busy cores;
 ``derandomize`` makes CI runs repeatable.
 """
 from __future__ import annotations
 
+import io
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -21,12 +27,16 @@ from hypothesis.extra import numpy as hnp
 from pose_adapters import get_adapter, list_adapters, normalize
 from pose_adapters.image import ImageLayoutAdapter
 from pose_adapters.readers import (
-    SkeletonFileError, read_bvh, read_ntu_skeleton, read_nwucla, read_pkummd,
+    BvhMotion, SkeletonFileError, bvh_to_ntu, read_bvh, read_bvh_skeleton, read_cmu_bvh, read_ntu_skeleton,
+    read_nwucla, read_pkummd, read_sbu, read_utd,
 )
 
-# float32 extremes overflow inside numpy on the way (and are then marked missing): expected here.
-pytestmark = pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
-                                        "ignore:invalid value encountered:RuntimeWarning")
+pytestmark = [
+    # float32 extremes overflow inside numpy on the way (and are then marked missing): expected here.
+    pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                               "ignore:invalid value encountered:RuntimeWarning"),
+    pytest.mark.timeout(60),  # each test takes seconds; a reader that hangs fails here instead
+]
 
 FAST = settings(max_examples=40, deadline=2000, derandomize=True,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -175,8 +185,8 @@ JUNK = ["", "x", "-1", "0", "25", "1e999", "nan", "inf", "99999999999999999999",
 
 
 @st.composite
-def damaged(draw, text: str) -> str:
-    """``text`` cut short, or with a few tokens replaced, deleted or duplicated."""
+def damaged(draw, text: str, sep: str = " ") -> str:
+    """``text`` cut short, or with a few tokens (split at ``sep``) or lines replaced, deleted or duplicated."""
     how = draw(st.sampled_from(["cut", "tokens", "lines"]))
     if how == "cut":
         return text[: draw(st.integers(0, max(0, len(text) - 1)))]
@@ -194,10 +204,21 @@ def damaged(draw, text: str) -> str:
             else:
                 lines[k] = draw(st.sampled_from(JUNK))
         return "\n".join(lines)
-    words = text.split(" ")
+    words = text.split(sep)
     for _ in range(draw(st.integers(1, 4))):
         words[draw(st.integers(0, len(words) - 1))] = draw(st.sampled_from(JUNK))
-    return " ".join(words)
+    return sep.join(words)
+
+
+@st.composite
+def damaged_bytes(draw, data: bytes) -> bytes:
+    """``data`` cut short, or with a few bytes overwritten (a bad sector, a broken download)."""
+    if draw(st.booleans()):
+        return data[: draw(st.integers(0, len(data) - 1))]
+    out = bytearray(data)
+    for _ in range(draw(st.integers(1, 8))):
+        out[draw(st.integers(0, len(out) - 1))] = draw(st.integers(0, 255))
+    return bytes(out)
 
 
 NTU_SAMPLE = ("2\n1\n72057594037930000 0 0 0 0 0 0 0 0 2\n25\n" + "0.1 0.2 3.0 0 0 0 0 0 0 0 0 2\n" * 25
@@ -227,41 +248,149 @@ Frame Time: 0.0333333
 
 PKU_SAMPLE = (" ".join(["0.5"] * 150) + "\n") * 3
 
+#: SBU Kinect Interaction: frame number, then 2 persons x 15 joints x 3 normalised coordinates.
+SBU_SAMPLE = "".join(",".join([str(t)] + ["0.5"] * 90) + "\n" for t in range(1, 4))
+SBU_PATH = Path("s01s02") / "01" / "001" / "skeleton_pos.txt"
 
-def _read_or_file_error(reader, path: Path, text: str | bytes) -> None:
-    """The reader either reads ``text`` or raises exactly SkeletonFileError naming the file."""
+#: A CMU take as converted for Character Creator (CC_Base_* joints, centimetres, Y up): 3 frames standing.
+_CC = [("Hip", None, "0 100 0"), ("Spine02", "Hip", "0 25 0"), ("NeckTwist01", "Spine02", "0 25 0"),
+       ("Head", "NeckTwist01", "0 8 0"), ("L_Upperarm", "Spine02", "18 20 0"), ("L_Forearm", "L_Upperarm", "28 0 0"),
+       ("L_Hand", "L_Forearm", "26 0 0"), ("R_Upperarm", "Spine02", "-18 20 0"),
+       ("R_Forearm", "R_Upperarm", "-28 0 0"), ("R_Hand", "R_Forearm", "-26 0 0"), ("L_Thigh", "Hip", "10 -5 0"),
+       ("L_Calf", "L_Thigh", "0 -45 0"), ("L_Foot", "L_Calf", "0 -42 0"), ("R_Thigh", "Hip", "-10 -5 0"),
+       ("R_Calf", "R_Thigh", "0 -45 0"), ("R_Foot", "R_Calf", "0 -42 0")]
+
+
+def _cc_text() -> str:
+    out = ["HIERARCHY"]
+
+    def emit(name: str, parent: str | None, offset: str) -> None:
+        out += [f"{'ROOT' if parent is None else 'JOINT'} CC_Base_{name}", "{", f"OFFSET {offset}",
+                "CHANNELS " + ("6 Xposition Yposition Zposition " if parent is None else "3 ")
+                + "Zrotation Xrotation Yrotation"]
+        kids = [c for c in _CC if c[1] == name]
+        for kid in kids:
+            emit(*kid)
+        if not kids:
+            out.extend(["End Site", "{", "OFFSET 0 1 0", "}"])
+        out.append("}")
+
+    emit(*_CC[0])
+    rows = [" ".join(["200", "100", str(2 * t), "0", "0", "0"] + ["0"] * (3 * (len(_CC) - 1))) for t in range(3)]
+    return "\n".join(out + ["MOTION", "Frames: 3", "Frame Time: 0.016667", *rows]) + "\n"
+
+
+CMU_SAMPLE = _cc_text()
+
+
+def _utd_bytes() -> bytes:
+    from scipy.io import savemat
+
+    buf = io.BytesIO()
+    savemat(buf, {"d_skel": np.random.default_rng(0).uniform(-1, 3, (20, 3, 4))})
+    return buf.getvalue()
+
+
+UTD_SAMPLE = _utd_bytes()
+
+
+def _valid_output(result) -> None:
+    """What a reader returned for a file it accepted is usable: joints ``[..., T, 25, 3]`` float32 and
+    finite, confidences of the same frames in [0, 1]."""
+    if isinstance(result, tuple):  # read_bvh_skeleton: (motion, joints, confidence)
+        result, joints, conf = result
+    elif isinstance(result, BvhMotion):
+        joints, conf = bvh_to_ntu(result, up="auto")  # what an import makes of it
+    else:
+        joints, conf = result.joints, result.confidence
+    if isinstance(result, BvhMotion):
+        assert result.positions.shape == (result.num_frames, len(result.names), 3)
+        assert np.isfinite(result.positions).all() and np.isfinite(result.motion).all()
+    assert joints.dtype == np.float32 and joints.ndim in (3, 4) and joints.shape[-2:] == (25, 3)
+    assert conf.shape == joints.shape[:-1]
+    assert np.isfinite(joints).all() and np.isfinite(conf).all() and ((conf >= 0) & (conf <= 1)).all()
+
+
+@pytest.fixture
+def tally(request, report):
+    """Counts a fuzz test's examples and the damaged files its reader accepted; reported, and bounded."""
+    counts: Counter = Counter()
+    yield counts
+    report(f"{request.node.name}: {counts['accepted']} of {counts['examples']} damaged files accepted "
+           f"(output checked valid)")
+    assert counts["accepted"] <= counts["examples"] / 2, "the reader accepts most damaged files"
+
+
+def _read_or_file_error(reader, path: Path, text: str | bytes, tally: Counter) -> None:
+    """The reader either raises exactly SkeletonFileError naming the file, or returns valid output."""
     if isinstance(text, bytes):
         path.write_bytes(text)
     else:
         path.write_text(text, encoding="utf-8")
+    tally["examples"] += 1
     try:
-        reader(path)
+        result = reader(path)
     except SkeletonFileError as e:
         assert path.name in str(e)
+        return
+    tally["accepted"] += 1
+    _valid_output(result)
 
 
 @FAST
 @given(text=damaged(NTU_SAMPLE))
-def test_ntu_damaged_text_gives_skeleton_file_error(tmp_path, text):
-    _read_or_file_error(read_ntu_skeleton, tmp_path / "S001C001P001R001A001.skeleton", text)
+def test_ntu_damaged_text_gives_skeleton_file_error(tmp_path, tally, text):
+    _read_or_file_error(read_ntu_skeleton, tmp_path / "S001C001P001R001A001.skeleton", text, tally)
 
 
 @FAST
 @given(text=ntu_text().flatmap(damaged))
-def test_ntu_damaged_generated_files_give_skeleton_file_error(tmp_path, text):
-    _read_or_file_error(read_ntu_skeleton, tmp_path / "S001C001P001R001A001.skeleton", text)
+def test_ntu_damaged_generated_files_give_skeleton_file_error(tmp_path, tally, text):
+    _read_or_file_error(read_ntu_skeleton, tmp_path / "S001C001P001R001A001.skeleton", text, tally)
 
 
 @FAST
 @given(text=damaged(BVH_SAMPLE))
-def test_bvh_damaged_text_gives_skeleton_file_error(tmp_path, text):
-    _read_or_file_error(read_bvh, tmp_path / "take.bvh", text)
+def test_bvh_damaged_text_gives_skeleton_file_error(tmp_path, tally, text):
+    _read_or_file_error(read_bvh, tmp_path / "take.bvh", text, tally)
 
 
 @FAST
 @given(text=damaged(PKU_SAMPLE))
-def test_pkummd_damaged_text_gives_skeleton_file_error(tmp_path, text):
-    _read_or_file_error(read_pkummd, tmp_path / "0001-L.txt", text)
+def test_pkummd_damaged_text_gives_skeleton_file_error(tmp_path, tally, text):
+    _read_or_file_error(read_pkummd, tmp_path / "0001-L.txt", text, tally)
+
+
+@FAST
+@given(text=damaged(SBU_SAMPLE, sep=","))
+def test_sbu_damaged_text_gives_skeleton_file_error(tmp_path, tally, text):
+    (tmp_path / SBU_PATH).parent.mkdir(parents=True, exist_ok=True)
+    _read_or_file_error(read_sbu, tmp_path / SBU_PATH, text, tally)
+
+
+def test_damaged_file_samples_are_read_whole(tmp_path):
+    """The samples the fuzz tests damage are legal files (else every damaged one would be refused anyway)."""
+    (tmp_path / SBU_PATH).parent.mkdir(parents=True)
+    for reader, path, data in ((read_ntu_skeleton, "S001C001P001R001A001.skeleton", NTU_SAMPLE),
+                               (read_bvh, "take.bvh", BVH_SAMPLE), (read_pkummd, "0001-L.txt", PKU_SAMPLE),
+                               (read_sbu, SBU_PATH, SBU_SAMPLE), (read_cmu_bvh, "002_01.bvh", CMU_SAMPLE),
+                               (read_bvh_skeleton, "002_01.bvh", CMU_SAMPLE), (read_utd, "a3_s1_t1_skeleton.mat", UTD_SAMPLE)):
+        p = tmp_path / path
+        p.write_bytes(data if isinstance(data, bytes) else data.encode())
+        _valid_output(reader(p))
+
+
+@FAST
+@given(text=damaged(CMU_SAMPLE))
+def test_cmu_damaged_bvh_gives_skeleton_file_error(tmp_path, tally, text):
+    _read_or_file_error(read_cmu_bvh, tmp_path / "002_01.bvh", text, tally)
+    _read_or_file_error(read_bvh_skeleton, tmp_path / "002_01.bvh", text, tally)  # the import's reading
+
+
+@FAST
+@given(data=damaged_bytes(UTD_SAMPLE))
+def test_utd_damaged_mat_gives_skeleton_file_error(tmp_path, tally, data):
+    _read_or_file_error(read_utd, tmp_path / "a3_s1_t1_skeleton.mat", data, tally)
 
 
 JSON_VALUES = st.recursive(
@@ -274,27 +403,30 @@ JSON_VALUES = st.recursive(
 
 @FAST
 @given(doc=JSON_VALUES)
-def test_nwucla_any_json_value_gives_clip_or_skeleton_file_error(tmp_path, doc):
-    _read_or_file_error(read_nwucla, tmp_path / "a01_s01_e01_v01.json", json.dumps(doc))
+def test_nwucla_any_json_value_gives_clip_or_skeleton_file_error(tmp_path, tally, doc):
+    _read_or_file_error(read_nwucla, tmp_path / "a01_s01_e01_v01.json", json.dumps(doc), tally)
 
 
 @FAST
 @given(skeletons=st.lists(st.lists(st.lists(st.floats(width=32) | st.integers(-3, 3), min_size=2, max_size=4),
                                    min_size=19, max_size=21), min_size=1, max_size=3),
        label=st.none() | st.integers(0, 3) | st.text(max_size=3))
-def test_nwucla_near_miss_documents(tmp_path, skeletons, label):
+def test_nwucla_near_miss_documents(tmp_path, tally, skeletons, label):
     """Almost-right documents: ragged frames, 19/21 joints, 2/4 coordinates, NaN, odd labels."""
     doc = {"file_name": "a01_s01_e01_v01", "skeletons": skeletons, "label": label}
     path = tmp_path / "a01_s01_e01_v01.json"
-    _read_or_file_error(read_nwucla, path, json.dumps(doc))
+    _read_or_file_error(read_nwucla, path, json.dumps(doc), tally)
 
 
 @FAST
 @given(raw=st.binary(max_size=200) | st.text(max_size=200).map(lambda s: s.encode("utf-8")))
-def test_every_reader_on_arbitrary_bytes(tmp_path, raw):
+def test_every_reader_on_arbitrary_bytes(tmp_path, tally, raw):
+    (tmp_path / SBU_PATH).parent.mkdir(parents=True, exist_ok=True)
     for reader, name in ((read_ntu_skeleton, "S001C001P001R001A001.skeleton"), (read_bvh, "take.bvh"),
-                         (read_pkummd, "0001-L.txt"), (read_nwucla, "a01_s01_e01_v01.json")):
-        _read_or_file_error(reader, tmp_path / name, raw)
+                         (read_pkummd, "0001-L.txt"), (read_nwucla, "a01_s01_e01_v01.json"),
+                         (read_sbu, SBU_PATH), (read_cmu_bvh, "002_01.bvh"), (read_bvh_skeleton, "002_01.bvh"),
+                         (read_utd, "a3_s1_t1_skeleton.mat")):
+        _read_or_file_error(reader, tmp_path / name, raw, tally)
 
 
 # ---------------------------------------------------------------- explicit worst cases hypothesis rarely reaches

@@ -1,0 +1,308 @@
+"""Open-set benchmark: does a model say "none of these" for actions it was never taught?
+
+Leave-classes-out on NW-UCLA (train views 1+2, test view 3) and UTD-MHAD (cross-subject):
+the actions are dealt into ``--folds`` groups (seeded); in each fold one group is
+*unknown* -- left out of training -- and a model is trained on the rest with the
+app's own plan (``app.finetune.training_plan``, ``--strategy``) and calibrated
+(:func:`ms2l.openset.calibrate`, as every trained model is).  On the test split:
+
+* closed-set top-1 on the known actions;
+* AUROC of three open-set scores separating unknown from known test clips: the
+  softmax's top probability (1 - max p), the energy (-logsumexp of the logits) and
+  the distance to the nearest class prototype (the score models ship with);
+* at the calibrated threshold: unknown clips rejected, known clips accepted, and the
+  open-set accuracy on known clips (accepted *and* right);
+* the same through the streaming runtime (``--stream``): each test clip, played once
+  as a skeleton clip, through :class:`app.live.runtime.Runtime` with default settings;
+  its last prediction decides; and the share of clips whose streamed label agrees
+  with evaluating the whole clip.
+
+``--videos MODEL``: the share of frames with a person that MODEL (e.g. the shipped
+``default``) calls "none of these" on the shared videos (real MediaPipe pose).
+
+    python benchmarks/openset.py --encoder runs/pre-pool/encoder.safetensors --stream --videos default
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SHARED = ROOT.parent / "shared"
+DATA = {"nw-ucla": SHARED / "datasets" / "nw-ucla" / "all_sqe", "utd-mhad": SHARED / "datasets" / "utd-mhad" / "Skeleton"}
+GOALS = {"auroc": 0.90, "rejected": 80.0, "known_drop": 3.0, "agreement": 95.0}
+
+
+def _machine() -> str:
+    import torch
+
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+
+
+def _raw(dataset: str, name: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """The clip's skeletons before preparation: ``joints[T, 25, 3]``, ``confidence[T, 25]``, fps."""
+    from pose_adapters.readers import read_nwucla, read_utd
+
+    if dataset == "nw-ucla":
+        from ms2l.data.nwucla import NWUCLA_FPS
+
+        c = read_nwucla(DATA[dataset] / f"{name}.json")
+        return c.joints, c.confidence, NWUCLA_FPS
+    path = DATA[dataset] / (name if name.endswith(".mat") else f"{name}.mat")
+    if not path.exists():
+        path = next(DATA[dataset].glob(f"{name}*.mat"))
+    c = read_utd(path)
+    return c.joints, c.confidence, c.fps
+
+
+def _scores(model: Any, clips: Any) -> dict[str, np.ndarray]:
+    import torch
+
+    from ms2l.train import extract_features
+
+    f = extract_features(model, clips, torch.device("cpu")).float()
+    with torch.no_grad():
+        logits = model.classifier.eval()(f)
+        probs = logits.softmax(-1)
+        return {"pred": probs.argmax(1).numpy(), "msp": (1 - probs.max(1).values).numpy(),
+                "energy": (-torch.logsumexp(logits, 1)).numpy(), "distance": model.classifier.novelty(f).numpy()}
+
+
+def _stream(model_path: Path, dataset: str, names: list[str]) -> list[dict[str, Any]]:
+    """Each clip played once through the runtime (default settings, deterministic): its last prediction."""
+    from app.live.runtime import Runtime
+    from app.live.sources import SkeletonClipSource, save_skeleton_clip
+    from app.settings import RuntimeSettings
+    from app.types import Skeleton
+
+    rt = Runtime(str(model_path), settings=RuntimeSettings(realtime=False))
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, name in enumerate(names):
+            j, c, fps = _raw(dataset, name)
+            t = np.arange(len(j)) / fps
+            skels = [Skeleton(float(t[i]), i, j[i], c[i]) if (c[i] > 0).any() else None for i in range(len(j))]
+            path = save_skeleton_clip(Path(tmp) / f"{k}.npz", skels, timestamps=list(t))
+            last = None
+            for snap in rt.run(SkeletonClipSource(path)):
+                if snap.prediction is not None:
+                    last = snap.prediction
+            out.append({"decided": last is not None,
+                        "pred": int(np.argmax(last.probs)) if last is not None else -1,
+                        "novelty": float(last.novelty) if last is not None and last.novelty is not None else np.inf})
+    return out
+
+
+def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[list[int]], stream: bool,
+             tmp: Path) -> dict[str, Any]:
+    import torch
+
+    from app.finetune import build_model, training_plan
+    from ms2l.checkpoint import save_model
+    from ms2l.data import load_dataset
+    from ms2l.openset import auroc, calibrate
+    from ms2l.train import train_classifier
+
+    model0, _, config = build_model(encoder, ("x",), strategy)
+    train_all = load_dataset(dataset, DATA[dataset], config, "train")
+    test_all = load_dataset(dataset, DATA[dataset], config, "test")
+    unknown = sorted(groups[fold])
+    known = [c for c in range(len(train_all.label_names)) if c not in unknown]
+    remap = {c: i for i, c in enumerate(known)}
+    names = tuple(train_all.label_names[c] for c in known)
+
+    def only_known(cs: Any) -> Any:
+        sub = cs.where(np.isin(cs.labels, known))
+        sub.labels = np.array([remap[int(y)] for y in sub.labels], int)
+        sub.label_names = names
+        return sub
+
+    train = only_known(train_all)
+    test_known = only_known(test_all)
+    test_unknown = test_all.where(np.isin(test_all.labels, unknown))
+    model, _, _ = build_model(encoder, names, strategy)
+    t0 = time.perf_counter()
+    for recipe in training_plan(strategy, len(train), seed=fold):
+        train_classifier(model, train, recipe, torch.device("cpu"), progress_bar=False)
+    o = calibrate(model, train)
+    train_s = time.perf_counter() - t0
+    sk, su = _scores(model, test_known), _scores(model, test_unknown)
+    closed = 100.0 * float((sk["pred"] == test_known.labels).mean())
+    acc_known = sk["distance"] <= 1.0
+    r: dict[str, Any] = {
+        "dataset": dataset, "fold": fold, "unknown": [train_all.label_names[c] for c in unknown],
+        "train_clips": len(train), "test_known": len(test_known), "test_unknown": len(test_unknown),
+        "train_s": train_s, "threshold": o["threshold"], "closed_top1": closed,
+        "auroc": {k: auroc(sk[k], su[k]) for k in ("msp", "energy", "distance")},
+        "unknown_rejected": 100.0 * float((su["distance"] > 1.0).mean()),
+        "known_accepted": 100.0 * float(acc_known.mean()),
+        "open_top1": 100.0 * float((acc_known & (sk["pred"] == test_known.labels)).mean()),
+    }
+    if stream:
+        path = save_model(model, tmp / f"{dataset}-{fold}.safetensors", {"open_set": o, "kind": "classifier"},
+                          include_ssl_heads=False)
+        t1 = time.perf_counter()
+        kn = _stream(path, dataset, list(test_known.names))
+        un = _stream(path, dataset, list(test_unknown.names))
+        nk = np.array([s["novelty"] for s in kn])
+        nu = np.array([s["novelty"] for s in un])
+        pk = np.array([s["pred"] for s in kn])
+        r["stream"] = {
+            "seconds": time.perf_counter() - t1,
+            "decided": 100.0 * float(np.mean([s["decided"] for s in kn + un])),
+            "auroc": auroc(np.where(np.isfinite(nk), nk, 1e9), np.where(np.isfinite(nu), nu, 1e9)),
+            "unknown_rejected": 100.0 * float((nu > 1.0).mean()),
+            "known_accepted": 100.0 * float((nk <= 1.0).mean()),
+            "closed_top1": 100.0 * float((pk == test_known.labels).mean()),
+            "open_top1": 100.0 * float(((nk <= 1.0) & (pk == test_known.labels)).mean()),
+            "agreement": 100.0 * float(np.mean(np.concatenate([pk == sk["pred"],
+                                                               np.array([s["pred"] for s in un]) == su["pred"]]))),
+        }
+    return r
+
+
+def videos(model: str) -> list[dict[str, Any]]:
+    """Share of person frames called "none of these" by ``model`` on the shared videos (real pose)."""
+    from app.live.runtime import Runtime
+    from app.live.sources import open_source
+    from app.settings import RuntimeSettings
+
+    out = []
+    for name, mirrored in (("calisthenics-3people.avi", False), ("ntu-two-person.avi", True)):
+        path = SHARED / "videos" / name
+        if not path.exists():
+            continue
+        rt = Runtime(model, settings=RuntimeSettings(realtime=False))
+        states: list[str] = []
+        for snap in rt.run(open_source(path, mirrored=mirrored)):
+            if snap.skeleton is not None and snap.state is not None:
+                states.append(snap.state.state)
+        n = max(1, len(states))
+        counts = {s: states.count(s) for s in sorted(set(states))}
+        out.append({"video": name, "person_frames": len(states), "states": counts,
+                    "none_share": 100.0 * counts.get("none", 0) / n,
+                    "action_share": 100.0 * counts.get("action", 0) / n})
+    return out
+
+
+def _mean(rs: list[dict], key: str, sub: str | None = None) -> float:
+    vals = [(r[sub] if sub else r)[key] for r in rs if (sub is None or sub in r)]
+    return statistics.fmean(vals) if vals else float("nan")
+
+
+def write_markdown(doc: dict[str, Any], path: Path) -> None:
+    lines = ["# Open set: leave-classes-out, \"none of these\"", "",
+             f"Machine: {doc['machine']}. Encoder: `{doc['encoder']}`. Strategy: {doc['strategy']} "
+             f"(the app's training plan), {doc['folds']} folds of held-out actions per dataset. Scores: "
+             "`msp` = 1 - top softmax probability, `energy` = -logsumexp(logits), `distance` = distance to the "
+             "nearest class prototype (what models ship with; threshold calibrated on the training clips, "
+             "95 % of leave-one-out known scores accepted).", ""]
+    for ds in doc["datasets"]:
+        rs = [r for r in doc["runs"] if r["dataset"] == ds]
+        if not rs:
+            continue
+        lines += [f"## {ds}", "", "| fold | unknown actions | closed top-1 | AUROC msp / energy / distance | "
+                  "unknown rejected | known accepted | open top-1 on known |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        for r in rs:
+            a = r["auroc"]
+            lines.append(f"| {r['fold']} | {', '.join(r['unknown'])} | {r['closed_top1']:.1f} | {a['msp']:.3f} / "
+                         f"{a['energy']:.3f} / **{a['distance']:.3f}** | {r['unknown_rejected']:.1f} | "
+                         f"{r['known_accepted']:.1f} | {r['open_top1']:.1f} |")
+        if all("stream" in r for r in rs):
+            lines += ["", "Through the streaming runtime (each clip played once, default settings):", "",
+                      "| fold | decided | AUROC | unknown rejected | known accepted | closed top-1 | open top-1 | "
+                      "agrees with clip evaluation |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+            for r in rs:
+                s = r["stream"]
+                lines.append(f"| {r['fold']} | {s['decided']:.1f} | {s['auroc']:.3f} | {s['unknown_rejected']:.1f} | "
+                             f"{s['known_accepted']:.1f} | {s['closed_top1']:.1f} | {s['open_top1']:.1f} | "
+                             f"{s['agreement']:.1f} |")
+        lines.append("")
+        st = [r["stream"] for r in rs if "stream" in r]
+        src = st if st else rs
+        au = statistics.fmean(s["auroc"] if st else s["auroc"]["distance"] for s in src)
+        rej = statistics.fmean(s["unknown_rejected"] for s in src)
+        drop = statistics.fmean(s["closed_top1"] - s["open_top1"] for s in src)
+        goal = [f"- AUROC {au:.3f} (goal ≥ {GOALS['auroc']}): **{'met' if au >= GOALS['auroc'] else 'not met'}**",
+                f"- unknown rejected {rej:.1f} % (goal ≥ {GOALS['rejected']:.0f} %): "
+                f"**{'met' if rej >= GOALS['rejected'] else 'not met'}**",
+                f"- known accuracy {drop:.1f} points below closed-set (goal ≤ {GOALS['known_drop']:.0f}): "
+                f"**{'met' if drop <= GOALS['known_drop'] else 'not met'}**"]
+        if st:
+            ag = statistics.fmean(s["agreement"] for s in st)
+            goal.append(f"- streaming agrees with clip evaluation on {ag:.1f} % of test clips (goal ≥ "
+                        f"{GOALS['agreement']:.0f} %): **{'met' if ag >= GOALS['agreement'] else 'not met'}**")
+        lines += [f"Goals ({'streaming' if st else 'clip evaluation'}, mean over folds):", ""] + goal + [""]
+    if doc.get("videos"):
+        lines += [f"## The shipped model (`{doc['videos_model']}`) on the shared videos", "",
+                  "| video | frames with a person | none of these | named an action | states |", "| --- | --- | --- | --- | --- |"]
+        for v in doc["videos"]:
+            lines.append(f"| {v['video']} | {v['person_frames']} | {v['none_share']:.1f} % | {v['action_share']:.1f} % | "
+                         f"{v['states']} |")
+        lines.append("")
+    path.write_text("\n".join(lines))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--encoder", required=True, help="encoder (or model) file whose encoder the fold models start from")
+    p.add_argument("--datasets", default="nw-ucla,utd-mhad")
+    p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--strategy", default="finetune", help="the app's strategies: prototype, linear, finetune")
+    p.add_argument("--stream", action="store_true", help="also run every test clip through the streaming runtime")
+    p.add_argument("--videos", metavar="MODEL", help="also measure MODEL's 'none of these' share on the shared videos")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "openset.json")
+    a = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(a.threads)
+    datasets = [d for d in a.datasets.split(",") if d]
+    missing = [str(DATA[d]) for d in datasets if not DATA[d].exists()]
+    if missing:
+        print(f"openset: data not found: {', '.join(missing)} (see ../shared/README.md)", file=sys.stderr)
+        return 2
+    doc: dict[str, Any] = {"machine": _machine(), "encoder": a.encoder, "strategy": a.strategy, "folds": a.folds,
+                           "datasets": datasets, "runs": [], "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                           "load_before": os.getloadavg()[0]}
+    c0, t0 = time.process_time(), time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        for ds in datasets:
+            n = 10 if ds == "nw-ucla" else 27
+            order = np.random.default_rng(a.seed).permutation(n)
+            groups = [sorted(int(c) for c in g) for g in np.array_split(order, a.folds)]
+            for fold in range(a.folds):
+                r = run_fold(ds, a.encoder, a.strategy, fold, groups, a.stream, Path(tmp))
+                doc["runs"].append(r)
+                print(f"{ds} fold {fold}: closed {r['closed_top1']:.1f}, AUROC {r['auroc']}, rejected "
+                      f"{r['unknown_rejected']:.1f}, open {r['open_top1']:.1f}"
+                      + (f", stream {r['stream']}" if "stream" in r else ""), flush=True)
+                a.out.parent.mkdir(parents=True, exist_ok=True)
+                a.out.write_text(json.dumps(doc, indent=1) + "\n")
+                write_markdown(doc, a.out.with_suffix(".md"))
+    if a.videos:
+        doc["videos_model"] = a.videos
+        doc["videos"] = videos(a.videos)
+    wall = time.perf_counter() - t0
+    doc |= {"wall_s": wall, "cpu_share": (time.process_time() - c0) / wall / os.cpu_count(),
+            "load_after": os.getloadavg()[0]}
+    a.out.write_text(json.dumps(doc, indent=1) + "\n")
+    write_markdown(doc, a.out.with_suffix(".md"))
+    print(f"written {a.out} and {a.out.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
