@@ -375,12 +375,9 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
         from ms2l.openset import calibrate
 
         open_set = calibrate(model, train, device)
-        # Train what you serve: the live window spans about the longest training clips, and the
-        # first decision comes after about the shortest, so a short gesture played once is named.
-        lengths = np.array([len(x) for x in train.clips])
-        live = {"window": int(np.clip(np.ceil(np.percentile(lengths, 90)), 8, config.window)),
-                "min_frames": 0}
-        live["min_frames"] = int(np.clip(np.floor(0.9 * np.percentile(lengths, 10)), 4, live["window"]))
+        from ms2l.preprocess import live_window
+
+        live = live_window([len(x) for x in train.clips], config.window)  # train what you serve
         check()
 
         reg = Path(registry) if registry is not None else models_dir()

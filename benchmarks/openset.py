@@ -150,8 +150,10 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
         "open_top1": 100.0 * float((acc_known & (sk["pred"] == test_known.labels)).mean()),
     }
     if stream:
-        path = save_model(model, tmp / f"{dataset}-{fold}.safetensors", {"open_set": o, "kind": "classifier"},
-                          include_ssl_heads=False)
+        from ms2l.preprocess import live_window
+
+        meta = {"open_set": o, "kind": "classifier", "live": live_window([len(x) for x in train.clips], config.window)}
+        path = save_model(model, tmp / f"{dataset}-{fold}.safetensors", meta, include_ssl_heads=False)
         t1 = time.perf_counter()
         kn = _stream(path, dataset, list(test_known.names))
         un = _stream(path, dataset, list(test_unknown.names))

@@ -63,7 +63,7 @@ def _data_args(p: argparse.ArgumentParser, split: bool = False, optional_data: b
                        help="nw-ucla (a folder of JSON clips), utd-mhad (a folder of .mat clips), sbu (the folder of "
                             "actor-pair folders), or ntu60/ntu120/pkummd1/pkummd2 (a cache from `ms2l prepare`); "
                             "default nw-ucla")
-        p.add_argument("--data", required=not optional_data, type=Path,
+        p.add_argument("--data", required=not optional_data, type=Path, metavar="DIR[,DIR...]",
                        help="dataset folder, e.g. ../shared/datasets/nw-ucla/all_sqe, ../shared/datasets/utd-mhad/Skeleton, "
                             "../shared/datasets/sbu-kinect-interaction, or an NTU cache folder")
     p.add_argument("--protocol", default=None,
@@ -192,7 +192,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         return 0
     from .openset import calibrate
 
+    from .preprocess import live_window
+
     open_set = calibrate(model, train, device)  # prototypes + threshold: "none of these" when nothing fits
+    live = live_window([len(x) for x in train.clips], config.window)
     metrics = {"test": evaluate(model, test, device)} if len(test) else {}
     info = {
         "kind": "classifier", "recipe": recipe.to_dict(),
@@ -200,7 +203,7 @@ def cmd_train(a: argparse.Namespace) -> int:
                  "label_fraction": a.label_fraction, "test": "test split"},
         "encoder": {"path": str(a.encoder), "recipe": enc_meta.get("recipe"), "data": enc_meta.get("data")} if enc_meta else None,
         "metrics": metrics, "command": _command_line(), "train_seconds": wall, "machine": _machine(),
-        "open_set": open_set,
+        "open_set": open_set, "live": live,
     }
     summary = {"command": "train", "model": str(out), "strategy": a.strategy, "clips": len(train),
                "test_top1": metrics.get("test", {}).get("top1"), "wall_s": wall, "device": str(device),

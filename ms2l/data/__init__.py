@@ -71,6 +71,16 @@ def _entry(name: str) -> tuple[int, Loader]:
 
 def dataset_labels(name: str) -> tuple[str, ...] | None:
     """The label names of dataset ``name`` when they are fixed (known before reading any file), else None."""
+    if "+" in name:
+        from .merge import canonical, split_names
+
+        merged: list[str] = []
+        for part in split_names(name):
+            labels = dataset_labels(part)
+            if labels is None:
+                return None
+            merged += [c for c in map(canonical, labels) if c not in merged]
+        return tuple(merged)
     _entry(name)
     if name == "nw-ucla":
         return NWUCLA_LABELS
@@ -88,13 +98,33 @@ def dataset_labels(name: str) -> tuple[str, ...] | None:
 
 def dataset_config(name: str, base: ModelConfig) -> ModelConfig:
     """The input layout a new model needs for dataset ``name`` (SBU, NTU, PKU-MMD: two persons)."""
+    if "+" in name:
+        from .merge import split_names
+
+        persons = max(_entry(n)[0] for n in split_names(name))
+        return base.replace(persons=persons) if persons > 1 else base
     persons = _entry(name)[0]
     return base.replace(persons=persons) if persons > 1 else base
 
 
 def load_dataset(name: str, data_dir: str | Path, config: ModelConfig, split: str, progress: bool = False,
                  protocol: str | None = None) -> ClipSet:
-    """One split of a dataset, prepared for ``config``."""
+    """One split of a dataset, prepared for ``config``.
+
+    ``a+b`` (e.g. ``nw-ucla+utd-mhad``, ``data_dir`` ``DIR_A,DIR_B``): each dataset's split, labels
+    merged where they name the same action (:mod:`ms2l.data.merge`).
+    """
+    if "+" in name:
+        from .merge import merge_clipsets, split_names
+
+        names, dirs = split_names(name), [d for d in str(data_dir).split(",") if d]
+        if len(dirs) != len(names):
+            raise DatasetError(f"--dataset {name} needs {len(names)} --data folders (comma-separated, same order), "
+                               f"got {len(dirs)}")
+        if protocol is not None:
+            raise DatasetError("a combination of datasets takes each one's own protocol; drop --protocol")
+        return merge_clipsets([(n, _entry(n)[1](Path(d), config, split, None, progress, n))
+                               for n, d in zip(names, dirs)])
     return _entry(name)[1](Path(data_dir), config, split, protocol, progress, name)
 
 
