@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -29,6 +30,7 @@ import numpy as np
 
 from ..errors import PoseEstimatorError
 from ..types import Frame, PoseResult
+from .tracker import box_iou
 
 #: Bump when the way the bundle is assembled changes, so old cached bundles are not reused.
 BUNDLE_VERSION = 1
@@ -43,6 +45,8 @@ _SOURCES = {
 # The landmark model's five outputs, in tensor order (names are informative only).
 _LANDMARK_OUTPUTS = ("landmarks", "pose_flag", "segmentation", "heatmap", "world_landmarks")
 NUM_LANDMARKS = 33
+#: a box within this share of the frame's longer side of a seam between strips counts as cut by it
+SEAM_MARGIN = 0.02
 
 
 def pose_cache_dir() -> Path:
@@ -168,26 +172,15 @@ def landmark_box(image_points: np.ndarray, confidence: np.ndarray | None, min_co
     return np.array([*p.min(0), *p.max(0)], np.float32)
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> float:
-    """Intersection over union of two ``[4]`` boxes ``x0, y0, x1, y1`` (0 when either is NaN or empty)."""
-    if not (np.isfinite(a).all() and np.isfinite(b).all()):
-        return 0.0
-    iw = min(a[2], b[2]) - max(a[0], b[0])
-    ih = min(a[3], b[3]) - max(a[1], b[1])
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union) if union > 0 else 0.0
-
-
 @dataclass(frozen=True)
 class _Candidate:
-    """One detected person before suppression: result, box ``[4]`` pixels, score (mean visibility)."""
+    """One detected person before suppression: result, box ``[4]`` pixels, score (mean visibility),
+    and whether the box touches a seam between strips (so it may be a partial fit)."""
 
     result: PoseResult
     box: np.ndarray
     score: float
+    cut: bool = False
 
 
 def _keypoint_distance(a: PoseResult, b: PoseResult, min_conf: float = 0.5) -> float:
@@ -212,24 +205,36 @@ def box_cover(a: np.ndarray, b: np.ndarray) -> float:
     return float(iw * ih / smaller) if iw > 0 and ih > 0 and smaller > 0 else 0.0
 
 
-def is_duplicate(a: _Candidate, b: _Candidate, iou: float, distance: float, cover: float = 1.01) -> bool:
+def _shared_landmarks(a: PoseResult, b: PoseResult, radius: float) -> float:
+    """The share of the landmarks that lie within ``radius`` pixels of the same landmark of the other pose."""
+    d = np.linalg.norm(np.asarray(a.image_points) - np.asarray(b.image_points), axis=-1)
+    return float((d < radius).mean())
+
+
+def is_duplicate(a: _Candidate, b: _Candidate, iou: float, distance: float, cover: float = 1.01,
+                 shared: float = 1.01) -> bool:
     """Same person twice: boxes overlap by more than ``iou``; or more than ``cover`` of the smaller
     box lies in the other (a partial fit of someone found whole elsewhere); or the landmarks lie
-    within ``distance`` x the smaller box's longer side of each other on average."""
+    within ``distance`` x the smaller box's longer side of each other on average; or more than
+    ``shared`` of the landmarks lie within a tenth of that side of the other's same landmark (a fit
+    straddling two people, e.g. one person's head on a neighbour's legs)."""
     if box_iou(a.box, b.box) > iou or box_cover(a.box, b.box) > cover:
         return True
     sizes = [max(c.box[2] - c.box[0], c.box[3] - c.box[1]) for c in (a, b) if np.isfinite(c.box).all()]
     if not sizes:
         return False
-    return _keypoint_distance(a.result, b.result) < distance * max(min(sizes), 1.0)
+    size = max(min(sizes), 1.0)
+    return (_keypoint_distance(a.result, b.result) < distance * size
+            or _shared_landmarks(a.result, b.result, 0.1 * size) > shared)
 
 
 def suppress_duplicates(candidates: list[_Candidate], iou: float = 0.6, distance: float = 0.15,
-                        cover: float = 1.01) -> list[_Candidate]:
-    """Greedy non-maximum suppression: most confident first, dropping any duplicate of one kept."""
+                        cover: float = 1.01, shared: float = 1.01) -> list[_Candidate]:
+    """Greedy non-maximum suppression: whole fits before ones cut by a strip seam, then most
+    confident first, dropping any duplicate of one kept."""
     kept: list[_Candidate] = []
-    for c in sorted(candidates, key=lambda c: -c.score):
-        if not any(is_duplicate(c, k, iou, distance, cover) for k in kept):
+    for c in sorted(candidates, key=lambda c: (c.cut, -c.score)):
+        if not any(is_duplicate(c, k, iou, distance, cover, shared) for k in kept):
             kept.append(c)
     return kept
 
@@ -261,13 +266,20 @@ class MultiPose:
         min_detection_confidence: detector threshold; 0.3 finds small people that 0.5 misses
             (lower values mostly add duplicates, which are suppressed anyway).
         min_presence_confidence, min_tracking_confidence: the landmarker's other thresholds.
-        duplicate_iou, duplicate_distance, duplicate_cover: see :func:`is_duplicate`.
+        duplicate_iou, duplicate_distance, duplicate_cover, duplicate_shared: see :func:`is_duplicate`
+            (``duplicate_shared`` 0.15 is 5 of 33 landmarks: two hands touching share at most 4).
         tiles: 1 runs one landmarker on the whole frame; n > 1 cuts the frame into n overlapping
             strips (:func:`strip_tiles`), each with its own landmarker, because the detector sees
-            a 224x224 image and misses people who are small in a wide frame.
-        poses_per_tile: ``num_poses`` for each strip's landmarker (default ``num_poses``); fewer
-            lets a strip skip its detector once it tracks that many, at the risk of missing someone
-            when everybody stands in one strip.
+            a 224x224 image and misses people who are small in a wide frame (calisthenics-3people:
+            all three in 99.8 % of frames with 2 strips, 67.9 % whole-frame).  Not for close-ups: a
+            person wider than the strips' overlap is cut in every strip, and a partial fit wins
+            (the astronaut photo comes out with a wrong pose), hence the default 1.
+        poses_per_tile: ``num_poses`` for each strip's landmarker.  By default the share of the
+            people a strip of its width would hold if they were spread out, rounded up (3 people,
+            2 strips: 2 each): a strip skips its detector once it tracks that many, which on
+            calisthenics-3people.avi was both faster and steadier than 3 per strip
+            (``benchmarks/results/multiperson.md``), at the risk of missing someone when
+            everybody stands in one strip.
         threads: landmarkers run concurrently on up to this many threads (MediaPipe releases the GIL).
         model_path: a ready ``.task`` bundle; by default :func:`build_pose_bundle`'s.
 
@@ -287,6 +299,7 @@ class MultiPose:
         duplicate_iou: float = 0.6,
         duplicate_distance: float = 0.15,
         duplicate_cover: float = 0.8,
+        duplicate_shared: float = 0.15,
         tiles: int = 1,
         tile_overlap: float = 0.2,
         poses_per_tile: int | None = None,
@@ -302,6 +315,7 @@ class MultiPose:
         self.duplicate_iou = float(duplicate_iou)
         self.duplicate_distance = float(duplicate_distance)
         self.duplicate_cover = float(duplicate_cover)
+        self.duplicate_shared = float(duplicate_shared)
         self.tiles = int(tiles)
         self.tile_overlap = float(tile_overlap)
         self.model_path = build_pose_bundle() if model_path is None else Path(model_path)
@@ -316,7 +330,7 @@ class MultiPose:
         options = vision.PoseLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(self.model_path)),
             running_mode=vision.RunningMode.VIDEO,
-            num_poses=self.num_poses if self.tiles == 1 or poses_per_tile is None else max(1, int(poses_per_tile)),
+            num_poses=self._poses_per_tile(poses_per_tile),
             min_pose_detection_confidence=float(min_detection_confidence),
             min_pose_presence_confidence=float(min_presence_confidence),
             min_tracking_confidence=float(min_tracking_confidence),
@@ -332,6 +346,14 @@ class MultiPose:
             from concurrent.futures import ThreadPoolExecutor
 
             self._pool = ThreadPoolExecutor(min(int(threads), self.tiles), thread_name_prefix="multipose")
+
+    def _poses_per_tile(self, requested: int | None) -> int:
+        if self.tiles == 1:
+            return self.num_poses
+        if requested is not None:
+            return max(1, int(requested))
+        frac = min(1.0, (1.0 + self.tile_overlap * (self.tiles - 1)) / self.tiles)  # as in strip_tiles
+        return max(1, min(self.num_poses, math.ceil(self.num_poses * frac - 1e-9)))
 
     def process(self, frame: Frame) -> list[PoseResult]:
         """Everyone found in ``frame.image`` (``[H, W, 3]`` uint8 BGR), most confident first.
@@ -360,7 +382,8 @@ class MultiPose:
             per_tile = [self._detect(*job) for job in jobs]
         candidates = [c for tile in per_tile for c in tile]
         self.last_detected = len(candidates)
-        kept = suppress_duplicates(candidates, self.duplicate_iou, self.duplicate_distance, self.duplicate_cover)
+        kept = suppress_duplicates(candidates, self.duplicate_iou, self.duplicate_distance, self.duplicate_cover,
+                                   self.duplicate_shared)
         self.suppressed += len(candidates) - len(kept)
         return [c.result for c in kept[:self.num_poses]]
 
@@ -369,6 +392,8 @@ class MultiPose:
         import mediapipe as mp
 
         x0, y0, x1, y1 = crop
+        h, w = rgb.shape[:2]
+        margin = SEAM_MARGIN * max(w, h)
         part = rgb if (x1 - x0, y1 - y0) == rgb.shape[1::-1] else np.ascontiguousarray(rgb[y0:y1, x0:x1])
         res = landmarker.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=part), ms)
         out = []
@@ -382,7 +407,11 @@ class MultiPose:
             if not (np.isfinite(points).all() and np.isfinite(image_points).all()):
                 continue
             result = PoseResult(frame.index, frame.t, points, image_points, visibility, self.layout, self.mirrored)
-            out.append(_Candidate(result, landmark_box(image_points, visibility), float(visibility.mean())))
+            box = landmark_box(image_points, visibility)
+            # Touching an edge of the strip that is not an edge of the frame: maybe a partial fit.
+            cut = bool((x0 > 0 and box[0] < x0 + margin) or (x1 < w and box[2] > x1 - margin)
+                       or (y0 > 0 and box[1] < y0 + margin) or (y1 < h and box[3] > y1 - margin))
+            out.append(_Candidate(result, box, float(visibility.mean()), cut))
         return out
 
     def close(self) -> None:
