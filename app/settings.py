@@ -24,6 +24,10 @@ class RuntimeSettings:
         higher names an action more readily; ``inf`` never rejects).
     still_m, still_s: a person whose confident joints all stay within ``still_m`` metres for ``still_s``
         seconds is ``still`` (``still_s`` 0: never).
+    persons: how many people to follow (1: the fast single-person pose path; more: MultiPose, a tracker
+        and one window, recogniser call and smoother per person).
+    pose_tiles: MultiPose's overlapping strips (2 finds people who are small in a wide frame).
+    select: the tracked person the single-person outputs follow (None: the largest).
     every_k: classify every k-th processed frame (1 = every frame).
     device, backend: for the recogniser (``auto``/``cpu``/``cuda``; ``auto``/``onnx``/``torch``).
     mirror: override the source's ``mirrored`` flag (None: trust the source).
@@ -48,6 +52,9 @@ class RuntimeSettings:
     rejection: float = 1.0
     still_m: float = 0.05
     still_s: float = 1.0
+    persons: int = 1
+    pose_tiles: int = 1
+    select: int | None = None
 
     def __post_init__(self) -> None:
         if not 0 <= self.threshold <= 1:
@@ -64,6 +71,10 @@ class RuntimeSettings:
             raise ConfigError(f"min_fill must be in (0, 1], got {self.min_fill}")
         if not self.rejection > 0:
             raise ConfigError(f"rejection must be > 0 (inf: never say none of these), got {self.rejection}")
+        if not 1 <= self.persons <= 6:
+            raise ConfigError(f"persons must be 1..6, got {self.persons}")
+        if not 1 <= self.pose_tiles <= 4:
+            raise ConfigError(f"pose_tiles must be 1..4, got {self.pose_tiles}")
         if self.still_m < 0 or self.still_s < 0:
             raise ConfigError(f"still_m and still_s must be >= 0, got {self.still_m}, {self.still_s}")
         if self.reset_after_s < 0:

@@ -2,8 +2,15 @@
 
 Writes one JSON line per input frame::
 
-    {"t": 1.2, "frame": 36, "person": true, "top": [{"label": "wave", "p": 0.81}, ...],
-     "action": "wave", "state": "action"}
+    {"t": 1.2, "frame": 36, "persons": [{"id": 1, "box": [x0, y0, x1, y1], "action": "wave",
+     "state": "action", "top": [{"label": "wave", "p": 0.81}, ...]}, ...], "selected": 1,
+     "person": true, "top": [...], "action": "wave", "state": "action", "novelty": 0.4}
+
+``persons`` lists every tracked person (``--persons N``, default 3; ids stable across
+frames, boxes in pixels; a two-person model's pair carry each other's id as
+``partner``); the top-level ``person``/``top``/``action``/``state``/``novelty`` are the
+selected (largest) person's, the format ``ms2l infer`` wrote before it followed several
+people -- ``--persons 1`` is that fast one-person path (``persons`` then holds id 0).
 
 ``t`` is the frame time in seconds (media time for files, the monotonic clock for
 cameras), ``top`` the latest raw class probabilities, best first (empty while
@@ -59,6 +66,12 @@ def add_commands(sub: Any) -> None:
                    help="novelty above which a frame is 'none of these' (1: the model's calibrated threshold; "
                         "higher names an action more readily; default 1)")
     q.add_argument("--top", type=int, default=0, help="classes per line in 'top' (default: all)")
+    q.add_argument("--persons", type=int, default=3,
+                   help="people to follow, each with their own id, window and label (default: 3); 1 is the fast "
+                        "one-person path")
+    q.add_argument("--pose-tiles", type=int, default=1,
+                   help="with several people: cut the frame into this many overlapping strips for the pose "
+                        "detector (2 finds people who are small in a wide frame, e.g. a group; default 1)")
     mirror = q.add_mutually_exclusive_group()
     mirror.add_argument("--mirrored", dest="mirrored", action="store_true", default=None,
                         help="the source shows the subject mirrored (selfie cameras, NTU's RGB videos)")
@@ -67,16 +80,45 @@ def add_commands(sub: Any) -> None:
     q.set_defaults(func=cmd_infer)
 
 
+def _top(pred: Any, top: int) -> list[dict[str, Any]]:
+    items = pred.top(top or len(pred.labels)) if pred is not None else []
+    return [{"label": k, "p": round(p, 6)} for k, p in items]
+
+
+def _box(box: Any) -> list[float] | None:
+    import numpy as np
+
+    b = np.asarray(box, float) if box is not None else None
+    return [round(float(v), 1) for v in b] if b is not None and np.isfinite(b).all() else None
+
+
+def _person(pid: int, box: Any, state: Any, pred: Any, top: int, partner: int | None = None) -> dict[str, Any]:
+    d = {"id": pid, "box": _box(box), "action": state.action if state is not None else None,
+         "state": state.state if state is not None else None, "top": _top(pred, top)}
+    if partner is not None:
+        d["partner"] = partner
+    return d
+
+
 def _line(snap: Any, top: int) -> dict[str, Any]:
     f, pred, state = snap.frame, snap.prediction, snap.state
-    items = pred.top(top or len(pred.labels)) if pred is not None else []
-    return {
+    line = {
         "t": round(float(f.t), 6), "frame": int(f.index), "person": snap.skeleton is not None,
-        "top": [{"label": k, "p": round(p, 6)} for k, p in items],
+        "top": _top(pred, top),
         "action": state.action if state is not None else None,
         "state": state.state if state is not None else None,
         "novelty": None if state is None or state.novelty is None else round(float(state.novelty), 4),
     }
+    if snap.persons:
+        line["persons"] = [_person(p.id, p.box, p.state, p.prediction, top, p.partner) for p in snap.persons]
+        line["selected"] = snap.selected
+    elif snap.skeleton is not None:  # the one-person path: that person, id 0
+        from ..live.tracker import skeleton_box
+
+        line["persons"] = [_person(0, skeleton_box(snap.skeleton), state, pred, top)]
+    else:
+        line["persons"] = []
+    return line
 
 
 def _event(e: ActionEvent) -> dict[str, Any]:
@@ -141,7 +183,7 @@ def cmd_infer(a: argparse.Namespace) -> int:
     try:
         settings = RuntimeSettings(threshold=a.threshold, smoothing=a.smoothing, every_k=a.every_k, window=a.window,
                                    min_fill=a.min_fill, device=a.device, backend=a.backend, realtime=True,
-                                   rejection=a.rejection)
+                                   rejection=a.rejection, persons=a.persons, pose_tiles=a.pose_tiles)
     except ValueError as e:
         raise SystemExit(f"ms2l infer: {e}")
     try:

@@ -1,9 +1,18 @@
-"""The deterministic per-frame step: Frame -> pose -> Skeleton -> window -> Prediction -> ActionState.
+"""The deterministic per-frame step: Frame -> pose -> Skeleton(s) -> window -> Prediction -> ActionState.
 
-:class:`Pipeline` owns the stateful parts of one stream (pose estimator, window
-buffer, smoother, last prediction) and runs them in order on one frame at a time;
-it knows nothing of threads.  :class:`app.live.runtime.Runtime` drives it from
-its worker thread (threaded mode) or the caller's thread (``run``/``process``).
+:class:`Pipeline` owns the stateful parts of one stream -- the pose estimator and,
+per person, a window buffer, a smoother and the last prediction -- and runs them in
+order on one frame at a time; it knows nothing of threads.
+:class:`app.live.runtime.Runtime` drives it from its worker thread (threaded mode)
+or the caller's thread (``run``/``process``).
+
+One person (``settings.persons == 1``, the fast path): the pose stage returns one
+``PoseResult``.  Several: it returns a list (:class:`app.live.multipose.MultiPose`),
+:class:`app.live.tracker.Tracker` gives every person a stable id, and each track
+gets its own buffer, recogniser call and smoother; a two-person model
+(``ModelConfig.persons == 2``) is fed the two tracks closest to each other.  The
+selected person (``settings.select``; default the largest) is the one the
+single-person fields of :class:`StepResult` describe.
 """
 from __future__ import annotations
 
@@ -16,32 +25,38 @@ from typing import Callable, Protocol
 import numpy as np
 
 from ..settings import RuntimeSettings
-from ..types import ActionEvent, ActionState, Frame, PoseResult, Prediction, Skeleton
+from ..types import ActionEvent, ActionState, Frame, PoseResult, Prediction, Skeleton, Window
 from .recognizer import Recognizer
 from .smoother import Smoother
 from .sources import SkeletonFrame
+from .tracker import Track, Tracker, closest_pair, largest
 from .window import WindowBuffer
 
 STAGES = ("decode", "pose", "adapt", "buffer", "model", "smooth", "total")
 
 
 class PoseEstimator(Protocol):
-    """What the pose stage needs: ``process(frame) -> PoseResult`` and ``close()``."""
+    """What the pose stage needs: ``process(frame) -> PoseResult`` (or a list, one per person) and ``close()``."""
 
-    def process(self, frame: Frame) -> PoseResult: ...
+    def process(self, frame: Frame) -> "PoseResult | list[PoseResult]": ...
 
     def close(self) -> None: ...
 
 
-PoseFactory = Callable[..., PoseEstimator]  # called as factory(mirrored=bool)
+PoseFactory = Callable[..., PoseEstimator]  # called as factory(mirrored=bool[, persons=int])
 ToSkeleton = Callable[[PoseResult], "Skeleton | None"]
 
 
-def default_pose_factory(mirrored: bool = False) -> PoseEstimator:
-    """MediaPipe pose (:mod:`app.live.pose`), imported only when a pipeline first needs it."""
-    from .pose import MediaPipePose
+def default_pose_factory(mirrored: bool = False, persons: int = 1, tiles: int = 1) -> PoseEstimator:
+    """MediaPipe pose, imported only when a pipeline first needs it: the single-person estimator
+    (:mod:`app.live.pose`) for one person, else :class:`app.live.multipose.MultiPose`."""
+    if persons <= 1:
+        from .pose import MediaPipePose
 
-    return MediaPipePose(mirrored=mirrored)
+        return MediaPipePose(mirrored=mirrored)
+    from .multipose import MultiPose
+
+    return MultiPose(num_poses=persons, mirrored=mirrored, tiles=tiles)
 
 
 def adapt_pose(result: PoseResult) -> Skeleton | None:
@@ -79,9 +94,25 @@ def live_window(settings: RuntimeSettings, recognizer: Recognizer) -> tuple[int,
 
 
 @dataclass(frozen=True)
+class PersonResult:
+    """One tracked person on one frame: ``id`` (stable), ``box`` ``[4]`` pixels, their skeleton (None
+    while coasting through a miss), prediction, smoothed state and the events they raised.
+    ``partner``: the other person's id when a two-person model judged them as a pair."""
+
+    id: int
+    box: np.ndarray
+    skeleton: Skeleton | None
+    prediction: Prediction | None
+    state: ActionState
+    events: tuple[ActionEvent, ...] = ()
+    partner: int | None = None
+
+
+@dataclass(frozen=True)
 class StepResult:
-    """What one frame produced: the person (or None), the newest prediction still valid, the smoothed
-    state, the events this frame raised, stage times in ms, and whether the model ran."""
+    """What one frame produced: the (selected) person or None, the newest prediction still valid, the
+    smoothed state, the events this frame raised, stage times in ms, and whether the model ran;
+    ``persons``: every tracked person (multi-person mode; empty in the one-person path)."""
 
     skeleton: Skeleton | None
     prediction: Prediction | None
@@ -90,6 +121,69 @@ class StepResult:
     timings: dict[str, float] = field(default_factory=dict)
     ran_model: bool = False
     new_prediction: Prediction | None = None
+    persons: tuple[PersonResult, ...] = ()
+    selected: int | None = None
+
+
+class _Person:
+    """One person's stream state: window buffer, smoother, last prediction, recent motion."""
+
+    def __init__(self, rec: Recognizer, s: RuntimeSettings) -> None:
+        window, min_frames = live_window(s, rec)
+        self.buffer = WindowBuffer(rec.fps, window, s.reset_after_s, min_frames=min_frames)
+        self.smoother = Smoother(rec.labels, threshold=s.threshold, smoothing=s.smoothing, hysteresis=s.hysteresis,
+                                 rejection=s.rejection)
+        self.recent: deque[tuple[float, np.ndarray, np.ndarray]] = deque()
+        self.prediction: Prediction | None = None
+        self.since_pred = 0
+        self.applied = s
+
+    def sync(self, rec: Recognizer, s: RuntimeSettings) -> None:
+        window, min_frames = live_window(s, rec)
+        if rec.labels != self.smoother.labels:
+            self.smoother = Smoother(rec.labels, threshold=s.threshold, smoothing=s.smoothing, hysteresis=s.hysteresis,
+                                     rejection=s.rejection)
+            self.prediction = None
+        if s is not self.applied:
+            self.smoother.configure(threshold=s.threshold, smoothing=s.smoothing, hysteresis=s.hysteresis,
+                                    rejection=s.rejection)
+            self.applied = s
+        b = self.buffer
+        if (b.fps, b.window_frames, b.reset_after_s, b.min_frames) != (rec.fps, window, s.reset_after_s, min_frames):
+            b.configure(fps=rec.fps, window=window, reset_after_s=s.reset_after_s, min_frames=min_frames)
+
+    def still(self, skeleton: Skeleton | None, t: float, s: RuntimeSettings) -> bool:
+        """Whether the person's confident joints stayed within ``still_m`` for the last ``still_s`` seconds."""
+        if skeleton is None or s.still_s <= 0:
+            self.recent.clear()
+            return False
+        self.recent.append((t, skeleton.joints, skeleton.confidence))
+        while self.recent and self.recent[0][0] < t - s.still_s - 1e-6:
+            self.recent.popleft()
+        if t - self.recent[0][0] < 0.9 * s.still_s or len(self.recent) < 3:
+            return False  # not watched long enough
+        j = np.stack([r[1] for r in self.recent])                     # [T, V, 3]
+        seen = np.stack([r[2] for r in self.recent]).min(0) > 0.5     # [V] confident throughout
+        if seen.sum() < 5:
+            return False
+        return bool((j[:, seen].max(0) - j[:, seen].min(0)).max() <= s.still_m)
+
+    def wants_prediction(self, person: bool, every_k: int) -> bool:
+        return person and self.buffer.ready and (self.prediction is None or self.since_pred >= every_k)
+
+    def update(self, t: float, new_pred: Prediction | None, person: bool, skeleton: Skeleton | None,
+               s: RuntimeSettings, rec: Recognizer) -> tuple[ActionState, list[ActionEvent]]:
+        if new_pred is not None:
+            self.since_pred = 0
+            self.prediction = new_pred
+        if not person or not self.buffer.ready:
+            self.prediction = None
+        still = self.still(skeleton, t, s)
+        try:
+            return self.smoother.update(t, new_pred, person=person, ready=self.buffer.ready, still=still)
+        except ValueError:  # a swap landed between predict and here: start afresh with the new labels
+            self.sync(rec, s)
+            return self.smoother.update(t, None, person=person, ready=self.buffer.ready, still=still)
 
 
 class Pipeline:
@@ -101,61 +195,48 @@ class Pipeline:
         self.settings = settings
         self._pose_factory = pose_factory or default_pose_factory
         self._to_skeleton = to_skeleton or adapt_pose
-        rec, s = recognizer, settings
-        window, min_frames = live_window(s, rec)
-        self.buffer = WindowBuffer(rec.fps, window, s.reset_after_s, min_frames=min_frames)
-        self.smoother = Smoother(rec.labels, threshold=s.threshold, smoothing=s.smoothing, hysteresis=s.hysteresis,
-                                 rejection=s.rejection)
-        self._recent: deque[tuple[float, np.ndarray, np.ndarray]] = deque()
-        self._applied = s
+        self._one = _Person(recognizer, settings)       # the one-person path
+        self._people: dict[int, _Person] = {}           # multi-person: track id -> state
+        self._pairs: dict[tuple[int, int], _Person] = {}
+        self.tracker = Tracker(max_persons=max(1, settings.persons), reset_after_s=settings.reset_after_s)
         self._pose: PoseEstimator | None = None
-        self._pose_mirrored: bool | None = None
-        self.prediction: Prediction | None = None
-        self._since_pred = 0
+        self._pose_key: tuple | None = None
+
+    # The one-person path's state, as before multi-person support.
+    @property
+    def buffer(self) -> WindowBuffer:
+        return self._one.buffer
+
+    @property
+    def smoother(self) -> Smoother:
+        return self._one.smoother
+
+    @property
+    def prediction(self) -> Prediction | None:
+        return self._one.prediction
 
     def sync(self, settings: RuntimeSettings) -> None:
-        """Apply new settings and a swapped model to the buffer and smoother."""
-        self.settings = s = settings
-        rec = self.recognizer
-        window, min_frames = live_window(s, rec)
-        if rec.labels != self.smoother.labels:
-            self.smoother = Smoother(rec.labels, threshold=s.threshold, smoothing=s.smoothing, hysteresis=s.hysteresis,
-                                     rejection=s.rejection)
-            self.prediction = None
-        if s is not self._applied:
-            self.smoother.configure(threshold=s.threshold, smoothing=s.smoothing, hysteresis=s.hysteresis,
-                                    rejection=s.rejection)
-            self._applied = s
-        b = self.buffer
-        if (b.fps, b.window_frames, b.reset_after_s, b.min_frames) != (rec.fps, window, s.reset_after_s, min_frames):
-            b.configure(fps=rec.fps, window=window, reset_after_s=s.reset_after_s, min_frames=min_frames)
-
-    def _still(self, skeleton: Skeleton | None, t: float) -> bool:
-        """Whether the person's confident joints stayed within ``still_m`` for the last ``still_s`` seconds."""
-        s = self.settings
-        if skeleton is None or s.still_s <= 0:
-            self._recent.clear()
-            return False
-        self._recent.append((t, skeleton.joints, skeleton.confidence))
-        while self._recent and self._recent[0][0] < t - s.still_s - 1e-6:
-            self._recent.popleft()
-        t0 = self._recent[0][0]
-        if t - t0 < 0.9 * s.still_s or len(self._recent) < 3:
-            return False  # not watched long enough
-        j = np.stack([r[1] for r in self._recent])                     # [T, V, 3]
-        seen = np.stack([r[2] for r in self._recent]).min(0) > 0.5     # [V] confident throughout
-        if seen.sum() < 5:
-            return False
-        spread = (j[:, seen].max(0) - j[:, seen].min(0)).max()
-        return bool(spread <= s.still_m)
+        """Apply new settings and a swapped model to every buffer and smoother."""
+        self.settings = settings
+        for p in (self._one, *self._people.values(), *self._pairs.values()):
+            p.sync(self.recognizer, settings)
+        if self.tracker.max_persons != max(1, settings.persons):
+            self.tracker = Tracker(max_persons=max(1, settings.persons), reset_after_s=settings.reset_after_s)
+            self._people.clear()
+            self._pairs.clear()
 
     def _pose_for(self, mirrored: bool) -> PoseEstimator:
-        if self._pose is None or self._pose_mirrored != mirrored:
+        s = self.settings
+        key = (mirrored, s.persons, s.pose_tiles)
+        if self._pose is None or self._pose_key != key:
             if self._pose is not None:
                 self._pose.close()
                 self._pose = None
-            self._pose = self._pose_factory(mirrored=mirrored)
-            self._pose_mirrored = mirrored
+            if s.persons > 1 or s.pose_tiles > 1:
+                self._pose = self._pose_factory(mirrored=mirrored, persons=s.persons, tiles=s.pose_tiles)
+            else:
+                self._pose = self._pose_factory(mirrored=mirrored)
+            self._pose_key = key
         return self._pose
 
     def close(self) -> None:
@@ -166,6 +247,10 @@ class Pipeline:
             finally:
                 self._pose = None
 
+    def _predict(self, window: Window, frame: Frame, captured_at: float) -> Prediction | None:
+        pred = self.recognizer.predict(window, frame_index=frame.index)
+        return None if pred is None else dataclasses.replace(pred, latency_s=time.monotonic() - captured_at)
+
     def step(self, frame: Frame, captured_at: float, decode_ms: float = 0.0, mirrored: bool = False,
              settings: RuntimeSettings | None = None) -> StepResult:
         """Run the whole pipeline on one frame (``captured_at``: monotonic capture time)."""
@@ -175,38 +260,107 @@ class Pipeline:
         clock = time.perf_counter
         t0 = clock()
         if isinstance(frame, SkeletonFrame):  # replayed clip: skeletons are given, no pose stage
-            skeleton = frame.skeleton
+            results: PoseResult | list | None = None
+            skeletons = [frame.skeleton] if frame.skeleton is not None else []
             t2 = t1 = clock()
         else:
             mir = s.mirror if s.mirror is not None else mirrored
-            result = self._pose_for(mir).process(frame)
+            results = self._pose_for(mir).process(frame)
             t1 = clock()
-            skeleton = self._to_skeleton(result)
+            if isinstance(results, list):
+                skeletons = [sk for sk in (self._to_skeleton(r) for r in results) if sk is not None]
+            else:
+                sk = self._to_skeleton(results)
+                skeletons = [sk] if sk is not None else []
             t2 = clock()
-        self.buffer.push(skeleton, frame.t)
-        self._since_pred += 1
+        if s.persons <= 1 and not isinstance(results, list):
+            return self._step_one(frame, captured_at, skeletons[0] if skeletons else None, tm, t0, t1, t2)
+        return self._step_many(frame, captured_at, skeletons, tm, t0, t1, t2)
+
+    def _step_one(self, frame: Frame, captured_at: float, skeleton: Skeleton | None, tm: dict[str, float],
+                  t0: float, t1: float, t2: float) -> StepResult:
+        s, one, clock = self.settings, self._one, time.perf_counter
+        one.buffer.push(skeleton, frame.t)
+        one.since_pred += 1
         person = skeleton is not None
-        window = None
-        if person and self.buffer.ready and (self.prediction is None or self._since_pred >= s.every_k):
-            window = self.buffer.window()
+        window = one.buffer.window() if one.wants_prediction(person, s.every_k) else None
         t3 = clock()
-        new_pred = None
-        if window is not None:
-            new_pred = self.recognizer.predict(window, frame_index=frame.index)
-            if new_pred is not None:
-                self._since_pred = 0
-                new_pred = dataclasses.replace(new_pred, latency_s=time.monotonic() - captured_at)
-                self.prediction = new_pred
+        new_pred = self._predict(window, frame, captured_at) if window is not None else None
         t4 = clock()
-        if not person or not self.buffer.ready:
-            self.prediction = None
-        still = self._still(skeleton, frame.t)
-        try:
-            state, events = self.smoother.update(frame.t, new_pred, person=person, ready=self.buffer.ready, still=still)
-        except ValueError:  # a swap landed between predict and here: start afresh with the new labels
-            self.sync(self.settings)
-            state, events = self.smoother.update(frame.t, None, person=person, ready=self.buffer.ready, still=still)
+        state, events = one.update(frame.t, new_pred, person, skeleton, s, self.recognizer)
         t5 = clock()
         tm.update(pose=(t1 - t0) * 1e3, adapt=(t2 - t1) * 1e3, buffer=(t3 - t2) * 1e3, model=(t4 - t3) * 1e3,
                   smooth=(t5 - t4) * 1e3, total=(time.monotonic() - captured_at) * 1e3)
-        return StepResult(skeleton, self.prediction, state, tuple(events), tm, window is not None, new_pred)
+        return StepResult(skeleton, one.prediction, state, tuple(events), tm, window is not None, new_pred)
+
+    def _step_many(self, frame: Frame, captured_at: float, skeletons: list[Skeleton], tm: dict[str, float],
+                   t0: float, t1: float, t2: float) -> StepResult:
+        s, rec, clock = self.settings, self.recognizer, time.perf_counter
+        tracks = self.tracker.update(frame.t, skeletons)
+        for gone in self.tracker.ended:
+            self._people.pop(gone, None)
+            for key in [k for k in self._pairs if gone in k]:
+                del self._pairs[key]
+        alive = {tr.id: tr for tr in tracks}
+        for tid, tr in alive.items():
+            st = self._people.setdefault(tid, _Person(rec, s))
+            st.buffer.push(tr.skeleton if tr.missed == 0 else None, frame.t)
+            st.since_pred += 1
+        t3 = clock()
+        ran = False
+        newest: Prediction | None = None
+        out: dict[int, PersonResult] = {}
+        pair_of: dict[int, int] = {}
+        if rec.config.persons >= 2:
+            # A two-person model judges the pair of tracks closest to each other, as one input.
+            pair = closest_pair([tr for tr in tracks if tr.missed == 0])
+            if pair is not None:
+                a, b = sorted((pair[0].id, pair[1].id))
+                pair_of = {a: b, b: a}
+                ps = self._pairs.setdefault((a, b), _Person(rec, s))
+                pa, pb = self._people[a], self._people[b]
+                ready = pa.buffer.ready and pb.buffer.ready
+                ps.since_pred += 1
+                new_pred = None
+                if ready and (ps.prediction is None or ps.since_pred >= s.every_k):
+                    wa, wb = pa.buffer.window(), pb.buffer.window()
+                    n = min(len(wa.t), len(wb.t))
+                    w = Window(joints=np.stack([wa.joints[-n:], wb.joints[-n:]]),
+                               confidence=np.stack([wa.confidence[-n:], wb.confidence[-n:]]), t=wa.t[-n:], fps=wa.fps)
+                    new_pred = self._predict(w, frame, captured_at)
+                    ran = True
+                    newest = new_pred or newest
+                ps.buffer = pa.buffer  # readiness follows the members' buffers
+                state, events = ps.update(frame.t, new_pred, True, alive[a].skeleton, s, rec)
+                ev = tuple(dataclasses.replace(e, extra={**e.extra, "person": a, "partner": b}) for e in events)
+                for tid in (a, b):
+                    out[tid] = PersonResult(tid, alive[tid].box, alive[tid].skeleton, ps.prediction, state,
+                                            ev if tid == a else (), pair_of[tid])
+        for tid, tr in alive.items():
+            if tid in out:
+                continue
+            st = self._people[tid]
+            seen = tr.missed == 0
+            new_pred = None
+            if rec.config.persons <= 1 and st.wants_prediction(seen, s.every_k):
+                new_pred = self._predict(st.buffer.window(), frame, captured_at)
+                ran = True
+                newest = new_pred or newest
+            state, events = st.update(frame.t, new_pred, seen, tr.skeleton if seen else None, s, rec)
+            ev = tuple(dataclasses.replace(e, extra={**e.extra, "person": tid}) for e in events)
+            out[tid] = PersonResult(tid, tr.box, tr.skeleton if seen else None, st.prediction, state, ev)
+        t4 = clock()
+        persons = tuple(out[tid] for tid in sorted(out))
+        chosen = alive.get(s.select) if s.select is not None else None
+        if chosen is None:
+            chosen = largest([tr for tr in tracks if tr.missed == 0] or tracks)
+        sel = out.get(chosen.id) if chosen is not None else None
+        events = tuple(e for p in persons for e in p.events)
+        if sel is None:
+            state, _ = self._one.smoother.update(frame.t, None, person=False)
+        t5 = clock()
+        tm.update(pose=(t1 - t0) * 1e3, adapt=(t2 - t1) * 1e3, buffer=(t3 - t2) * 1e3, model=(t4 - t3) * 1e3,
+                  smooth=(t5 - t4) * 1e3, total=(time.monotonic() - captured_at) * 1e3)
+        if sel is None:
+            return StepResult(None, None, state, events, tm, ran, newest, persons, None)
+        return StepResult(sel.skeleton, sel.prediction, sel.state, events, tm, ran, newest, persons, sel.id)

@@ -39,8 +39,8 @@ import numpy as np
 from ..errors import SourceError
 from ..settings import RuntimeSettings
 from ..types import ActionEvent, ActionState, Frame, Prediction, Skeleton
-from .pipeline import (STAGES, Pipeline, PoseEstimator, PoseFactory, ToSkeleton, adapt_pose,  # noqa: F401 - re-exported
-                       default_pose_factory)
+from .pipeline import (STAGES, PersonResult, Pipeline, PoseEstimator, PoseFactory, ToSkeleton,  # noqa: F401
+                       adapt_pose, default_pose_factory)
 from .recognizer import ModelSpec, Recognizer
 from .sources import Source
 
@@ -78,7 +78,9 @@ class RuntimeSnapshot:
     prediction: the latest raw prediction (None while nobody is seen or the
     window fills); state: the smoothed verdict; events: recent events, oldest
     first; new_events: the events raised by this frame; timings: this frame's
-    stage times in ms.
+    stage times in ms; persons: every tracked person (id, box, skeleton, prediction,
+    state) when following several (``settings.persons > 1``), the fields above then
+    describing ``selected``.
     """
 
     frame: Frame | None = None
@@ -89,6 +91,8 @@ class RuntimeSnapshot:
     stats: RuntimeStats = field(default_factory=RuntimeStats)
     new_events: tuple[ActionEvent, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
+    persons: tuple[PersonResult, ...] = ()
+    selected: int | None = None
 
 
 class _Rate:
@@ -179,7 +183,8 @@ class Runtime:
         self._processed += 1
         self._proc_rate.tick(time.monotonic())
         snap = RuntimeSnapshot(frame=frame, skeleton=r.skeleton, prediction=r.prediction, state=r.state,
-                               events=tuple(self._events), stats=self._stats(), new_events=r.events, timings=r.timings)
+                               events=tuple(self._events), stats=self._stats(), new_events=r.events, timings=r.timings,
+                               persons=r.persons, selected=r.selected)
         self._snapshot = snap
         for fn in self._listeners:
             try:
