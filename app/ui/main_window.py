@@ -184,6 +184,7 @@ class MainWindow(QMainWindow):
         self.picker = SourcePicker(self._cameras)
         self.picker.sourceRequested.connect(self.open_source)
         self.video = VideoView()
+        self.video.personClicked.connect(self.select_person)
 
         self.action_label = QLabel("–")
         font = QFont(self.action_label.font())
@@ -326,6 +327,10 @@ class MainWindow(QMainWindow):
             self._last_frame = frame
             self.video.set_frame(frame.image, frame.t)
             self.video.set_skeleton(getattr(snap, "skeleton", None))
+            persons = getattr(snap, "persons", ()) or ()
+            sel = getattr(snap, "selected", None)
+            self.video.set_people([(pr.id, pr.skeleton, pr.box, f"{pr.id}: {action_text(pr.state)[0]}", pr.id == sel)
+                                   for pr in persons])
         state = getattr(snap, "state", None)
         pred = getattr(snap, "prediction", None)
         big, small = action_text(state)
@@ -536,6 +541,15 @@ class MainWindow(QMainWindow):
                 f"<small>Calibrated to accept {o.get('known_accepted', 95):.0f} % of unseen clips of known actions"
                 + (f"; rejected {neg['rejected']:.0f} % of {neg['clips']} clips of other motion" if neg else "")
                 + ".</small>")
+
+    def select_person(self, pid: int) -> None:
+        """The side panel (and recording) follow the person clicked in the video."""
+        try:
+            self.runtime.update_settings(select=int(pid))
+        except Exception as e:  # noqa: BLE001 - an older runtime without the setting
+            self.report(f"Cannot select person {pid}: {describe(e)}")
+            return
+        self.statusBar().showMessage(f"Following person {pid}", 3000)
 
     # -- intents: settings -------------------------------------------------------
     def change_settings(self, **changes: Any) -> None:

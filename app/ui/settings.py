@@ -43,6 +43,8 @@ class UiSettings:
         "yes" or "no".
     overlay: draw the skeleton over the video.
     loop: play video files again from the start when they end.
+    persons: people followed at once (1: the fast single-person path); pose_tiles: strips for the
+        multi-person pose detector (2 for small people in a wide frame).
     rejection: how readily "none of these" is said (the model's calibrated threshold times this;
         below 1 stricter, above 1 more lenient).
     """
@@ -56,6 +58,8 @@ class UiSettings:
     overlay: bool = True
     loop: bool = False
     rejection: float = 1.0
+    persons: int = 3
+    pose_tiles: int = 1
 
     def replace(self, **changes: Any) -> "UiSettings":
         return dataclasses.replace(self, **changes)
@@ -67,7 +71,8 @@ class UiSettings:
         mirroring (None: trust the source).
         """
         d = {"threshold": self.threshold, "smoothing": self.smoothing, "window": self.window or None,
-             "device": self.device, "mirror": SOURCE_MIRRORED[self.source_mirrored], "rejection": self.rejection}
+             "device": self.device, "mirror": SOURCE_MIRRORED[self.source_mirrored], "rejection": self.rejection,
+             "persons": self.persons, "pose_tiles": self.pose_tiles}
         return d if runtime_fields is None else {k: v for k, v in d.items() if k in runtime_fields}
 
 
@@ -108,6 +113,10 @@ class SettingsStore:
             values["smoothing"] = min(max(values["smoothing"], 0.0), 0.99)
         if "window" in values:
             values["window"] = max(values["window"], 0)
+        if "persons" in values:
+            values["persons"] = min(max(values["persons"], 1), 6)
+        if "pose_tiles" in values:
+            values["pose_tiles"] = min(max(values["pose_tiles"], 1), 4)
         if "rejection" in values:
             values["rejection"] = min(max(values["rejection"], REJECTION_RANGE[0]), REJECTION_RANGE[1])
         return base.replace(**values)
@@ -175,6 +184,13 @@ class SettingsDialog(QDialog):
         self.loop = QCheckBox("Loop video files", checked=settings.loop)
 
         form.addRow("Confidence threshold", self.threshold)
+        self.persons = QSpinBox(minimum=1, maximum=6, value=settings.persons)
+        self.persons.setToolTip("How many people to follow, each with their own label. 1 is the fastest.")
+        self.pose_tiles = QSpinBox(minimum=1, maximum=4, value=settings.pose_tiles)
+        self.pose_tiles.setToolTip("Cut the frame into overlapping strips for the pose detector: 2 finds people "
+                                   "who are small in a wide frame (a group); 1 for a person close to the camera.")
+        form.addRow("People to follow", self.persons)
+        form.addRow("Pose detector strips", self.pose_tiles)
         form.addRow("Smoothing", self.smoothing)
         form.addRow("Window length", self.window)
         form.addRow("Inference device", self.device)
@@ -198,10 +214,13 @@ class SettingsDialog(QDialog):
         self.source_mirrored.setCurrentIndex(max(0, self.source_mirrored.findData(s.source_mirrored)))
         self.overlay.setChecked(s.overlay)
         self.loop.setChecked(s.loop)
+        self.persons.setValue(s.persons)
+        self.pose_tiles.setValue(s.pose_tiles)
 
     def settings(self) -> UiSettings:
         return self._base.replace(
             threshold=round(self.threshold.value(), 4), smoothing=round(self.smoothing.value(), 4),
             window=self.window.value(), device=self.device.currentText(),
             mirror=self.mirror.isChecked(), source_mirrored=self.source_mirrored.currentData(), overlay=self.overlay.isChecked(), loop=self.loop.isChecked(),
+            persons=self.persons.value(), pose_tiles=self.pose_tiles.value(),
         )
