@@ -53,7 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
     t = parsers["train"]
     t.add_argument("--labels", help="--library: comma list of the actions to learn (default: every label)")
     t.add_argument("--val-fraction", type=float, default=0.2,
-                   help="--library: share of each action's clips held out for validation (default: 0.2)")
+                   help="--library: share of each action's clips held out for validation when every action has at "
+                        "least 5 clips (default: 0.2)")
+    t.add_argument("--cv", choices=["auto", "always", "never"], default="auto",
+                   help="--library: cross-validate and train the final model on every clip -- auto: when an action "
+                        "has fewer than 5 clips (default); always; never (hold out --val-fraction instead)")
     infer.add_commands(sub)
     extract.add_commands(sub)
     clips.add_commands(sub)

@@ -53,13 +53,32 @@ def marker(tmp_path) -> Path:
     assert not m.exists(), "a crafted pickle ran code"
 
 
+def _evil_checkpoint(path: Path, marker: Path) -> Path:
+    """A torch checkpoint whose unpickling runs code, shaped like a real training checkpoint."""
+    torch.save({"model": {"w": torch.zeros(2)}, "epoch": 1, "history": [], "strategy": "pretrain",
+                "optimizer": _Evil(marker), "scheduler": None}, path)
+    return path
+
+
+def _evil_clip(path: Path, marker: Path) -> Path:
+    """A skeleton-clip ``.npz`` whose joints are a pickled object array that runs code."""
+    np.savez(path, joints=np.array([_Evil(marker)], dtype=object), timestamps=np.zeros(1))
+    return path
+
+
 @pytest.fixture
 def evil_pt(tmp_path, marker) -> Path:
-    """A torch checkpoint whose unpickling runs code, shaped like a real training checkpoint."""
-    p = tmp_path / "evil.pt"
-    torch.save({"model": {"w": torch.zeros(2)}, "epoch": 1, "history": [], "strategy": "pretrain",
-                "optimizer": _Evil(marker), "scheduler": None}, p)
-    return p
+    return _evil_checkpoint(tmp_path / "evil.pt", marker)
+
+
+def test_the_crafted_payloads_are_live(tmp_path):
+    """Positive control: unpickled on purpose, every payload these tests use does run code (creates its
+    marker), so a marker that stays absent elsewhere means the loader refused it, not that it was inert."""
+    ran = [tmp_path / f"RAN-{k}" for k in range(3)]
+    pickle.loads(pickle.dumps(_Evil(ran[0])))
+    torch.load(_evil_checkpoint(tmp_path / "evil.pt", ran[1]), weights_only=False)
+    np.load(_evil_clip(tmp_path / "clip.npz", ran[2]), allow_pickle=True)["joints"]
+    assert all(m.exists() for m in ran), [m.name for m in ran if not m.exists()]
 
 
 @pytest.fixture(scope="module")
@@ -154,8 +173,7 @@ def test_cli_resume_with_a_malicious_checkpoint_exits_cleanly(tmp_path, marker, 
 
 
 def test_clip_files_with_pickled_arrays_are_refused(tmp_path, marker):
-    evil = tmp_path / "clip.npz"
-    np.savez(evil, joints=np.array([_Evil(marker)], dtype=object), timestamps=np.zeros(1))
+    evil = _evil_clip(tmp_path / "clip.npz", marker)
     with pytest.raises(SourceError, match="cannot read skeleton clip"):
         SkeletonClipSource(evil)
     from app.clips import Library, LibraryError
