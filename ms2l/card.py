@@ -33,6 +33,21 @@ def model_card(meta: dict[str, Any], title: str = "ms2l model") -> str:
         lines += ["", "## Recipe", ""] + [f"- {k}: {v}" for k, v in meta["recipe"].items()]
     if meta.get("command"):
         lines += ["", "## Reproduce", "", "```", meta["command"], "```"]
+    o = meta.get("open_set")
+    if o:
+        lines += ["", "## Rejection (\"none of these\")", "",
+                  f"- score: {o.get('score')} (distance to the nearest class prototype; see ms2l/openset.py)",
+                  f"- threshold {o.get('threshold'):.4g}: accepts {o.get('known_accepted')} % of the "
+                  f"{o.get('known_clips')} training clips scored leave-one-out (quantile {o.get('quantile')})"]
+        if o.get("negatives"):
+            n = o["negatives"]
+            lines.append(f"- other motion ({n.get('sources', 'negatives')}): {n['rejected']} % of {n['clips']} clips "
+                         "rejected (measured only; the threshold is not fitted to them)")
+    if meta.get("live"):
+        lv = meta["live"]
+        lines += ["", "## Live window", "",
+                  f"- {lv.get('window')} frames, first decision after {lv.get('min_frames')} (chosen from the "
+                  "training clips' lengths: train what you serve)"]
     metrics = meta.get("metrics") or {}
     if meta.get("estimate"):
         lines += ["", "## How far to trust the accuracy", "", str(meta["estimate"])]

@@ -194,7 +194,15 @@ def cmd_train(a: argparse.Namespace) -> int:
 
     from .preprocess import live_window
 
-    open_set = calibrate(model, train, device)  # prototypes + threshold: "none of these" when nothing fits
+    negatives = None
+    if a.negatives:
+        from .data.pool import load_pool, parse_sources
+
+        negatives, _ = load_pool(parse_sources(a.negatives, a.negatives_data or ""), config)
+    # Prototypes + threshold: "none of these" when nothing fits; negatives are only measured.
+    open_set = calibrate(model, train, device, negatives=negatives)
+    if a.negatives:
+        open_set["negatives"]["sources"] = a.negatives
     live = live_window([len(x) for x in train.clips], config.window)
     metrics = {"test": evaluate(model, test, device)} if len(test) else {}
     info = {
@@ -348,6 +356,10 @@ def add_commands(sub: argparse._SubParsersAction, *, optional_data: bool = False
     q.add_argument("--batch-size", type=int)
     q.add_argument("--lr", type=float)
     q.add_argument("--dropout", type=float, default=0.0, help="dropout before the classifier (default: 0)")
+    q.add_argument("--negatives", metavar="NAME[,NAME...]",
+                   help="other motion to measure the open-set rejection on (pool sources, e.g. cmu,sbu; with "
+                        "--negatives-data); reported in the model card, never used to set the threshold")
+    q.add_argument("--negatives-data", metavar="DIR[,DIR...]", help="the --negatives folders, in the same order")
     q.add_argument("--window", type=int, default=64, help="scratch/joint without encoder: longest training clip in frames")
     q.add_argument("--seed", type=int, default=0)
     _train_args(q)
