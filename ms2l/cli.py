@@ -59,10 +59,11 @@ def _data_args(p: argparse.ArgumentParser, split: bool = False, optional_data: b
                        help="dataset folder, e.g. ../shared/datasets/nw-ucla/all_sqe; a comma list in --dataset's "
                             "order for a pool; for --dataset pool a datasets folder such as ../shared/datasets")
     else:
-        p.add_argument("--dataset", default="nw-ucla", choices=list(DATASETS),
-                       help="nw-ucla (a folder of JSON clips), utd-mhad (a folder of .mat clips), sbu (the folder of "
-                            "actor-pair folders), or ntu60/ntu120/pkummd1/pkummd2 (a cache from `ms2l prepare`); "
-                            "default nw-ucla")
+        p.add_argument("--dataset", default="nw-ucla", metavar="NAME",
+                       help=f"one of {', '.join(DATASETS)}: nw-ucla (a folder of JSON clips), utd-mhad (a folder of "
+                            ".mat clips), sbu (the folder of actor-pair folders), or ntu60/ntu120/pkummd1/pkummd2 (a "
+                            "cache from `ms2l prepare`); or several joined by + (e.g. nw-ucla+utd-mhad with --data "
+                            "DIR1,DIR2: labels merged where they mean the same, docs/datasets.md); default nw-ucla")
         p.add_argument("--data", required=not optional_data, type=Path, metavar="DIR[,DIR...]",
                        help="dataset folder, e.g. ../shared/datasets/nw-ucla/all_sqe, ../shared/datasets/utd-mhad/Skeleton, "
                             "../shared/datasets/sbu-kinect-interaction, or an NTU cache folder")
