@@ -257,11 +257,17 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     model, meta = load_model(a.model, device)
     if model.classifier is None:
         raise SystemExit(f"ms2l evaluate: {a.model} is an encoder without a classifier; train one with `ms2l train`")
+    from .data.merge import label_map
+
+    def fits(labels: tuple[str, ...]) -> bool:
+        # The same labels, or a model trained on merged datasets that knows all of them.
+        return tuple(labels) == tuple(model.config.labels) or label_map(labels, model.config.labels) is not None
+
     known = dataset_labels(a.dataset)
-    if known is not None and tuple(known) != tuple(model.config.labels):
+    if known is not None and not fits(known):
         raise label_mismatch(model.config.labels, known, a.dataset)  # before reading every file
     clips = load_dataset(a.dataset, a.data, model.config, a.split, progress=not a.json, protocol=a.protocol)
-    if tuple(clips.label_names) != tuple(model.config.labels):
+    if not fits(clips.label_names):
         raise label_mismatch(model.config.labels, clips.label_names, a.dataset)
     if len(clips) == 0:
         raise SystemExit(f"ms2l evaluate: no clips in split {a.split!r} of {a.data}")

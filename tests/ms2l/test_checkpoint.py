@@ -78,11 +78,25 @@ def test_config_round_trip_and_unknown_fields():
         TaskConfig.from_names("motion,dance")
 
 
-def test_default_model_is_small_and_complete():
-    model, meta = load_model("default")
-    path = resolve_model("default")
+def test_nwucla_model_is_small_and_complete():
+    """The NW-UCLA-only model (the default until the webcam model; the paper table): ``--model nwucla``."""
+    model, meta = load_model("nwucla")
+    path = resolve_model("nwucla")
     assert path.stat().st_size < 20 * 2**20
     cfg = model.config
     assert cfg.num_classes == 10 and cfg.layout == "ntu25" and cfg.fps > 0 and cfg.window > 0
     assert meta["metrics"]["test"]["top1"] >= 85
     assert meta["recipe"]["strategy"] == "joint"
+
+
+def test_default_model_is_the_webcam_model_with_rejection():
+    from ms2l.data import dataset_labels
+
+    model, meta = load_model("default")
+    assert resolve_model("default").stat().st_size < 20 * 2**20
+    cfg = model.config
+    assert cfg.labels == dataset_labels("nw-ucla+utd-mhad") and cfg.num_classes == 34 and cfg.layout == "ntu25"
+    assert meta["open_set"]["threshold"] > 0 and float(model.classifier.threshold) > 0
+    assert meta["open_set"]["negatives"]["clips"] > 100
+    assert 8 <= meta["live"]["min_frames"] <= meta["live"]["window"] <= cfg.window
+    assert meta["data"]["dataset"] == "nw-ucla+utd-mhad" and meta["encoder"]["path"].endswith("encoder.safetensors")

@@ -200,8 +200,8 @@ def test_cli_pool_options_are_explained_and_checked(tmp_path, capsys):
 
 # ------------------------------------------------------------------------------- evaluate and train
 
-def test_evaluate_default_model_names_both_label_sets(utd_dir, sbu_dir):
-    code, _, err = ms2l("evaluate", "--model", "default", "--dataset", "utd-mhad", "--data", utd_dir,
+def test_evaluate_nwucla_model_names_both_label_sets(utd_dir, sbu_dir):
+    code, _, err = ms2l("evaluate", "--model", "nwucla", "--dataset", "utd-mhad", "--data", utd_dir,
                         "--split", "test", "--json")
     assert code == 2, err
     assert "do not match the labels of utd-mhad (27: 'right-arm swipe to the left'" in err
