@@ -31,6 +31,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loop", action="store_true", help="play video files in a loop")
     p.add_argument("--library", metavar="DIR", help="your clip library (default: MS2L_LIBRARY, else the user's data "
                                                     "folder; with --snapshot: none unless given)")
+    p.add_argument("--persons", type=int, metavar="N", help="people to follow (default: the setting, 3; 1 is the "
+                                                              "fast one-person path)")
+    p.add_argument("--pose-tiles", type=int, metavar="N", help="pose detector strips with several people (2 for a "
+                                                                "group far from the camera; default: the setting, 1)")
     p.add_argument("--snapshot", metavar="PNG", help="save a PNG of the window after --exit-after seconds, then exit")
     p.add_argument("--exit-after", type=float, default=None, metavar="SECONDS",
                    help="close after this many seconds (default with --snapshot: 5)")
@@ -141,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     ui = store.load()
     if args.loop:
         ui = ui.replace(loop=True)
+        store.save(ui)
+    if args.persons is not None or args.pose_tiles is not None:
+        ui = ui.replace(**{k: v for k, v in (("persons", args.persons), ("pose_tiles", args.pose_tiles)) if v})
         store.save(ui)
     model = args.model or store.value("model", "default") or "default"
 
