@@ -201,6 +201,7 @@ class Pipeline:
         self.tracker = Tracker(max_persons=max(1, settings.persons), reset_after_s=settings.reset_after_s)
         self._pose: PoseEstimator | None = None
         self._pose_key: tuple | None = None
+        self._follow: int | None = None
 
     # The one-person path's state, as before multi-person support.
     @property
@@ -351,9 +352,14 @@ class Pipeline:
             out[tid] = PersonResult(tid, tr.box, tr.skeleton if seen else None, st.prediction, state, ev)
         t4 = clock()
         persons = tuple(out[tid] for tid in sorted(out))
+        # Selection is sticky: the person asked for, else the one followed so far while their track
+        # lives (coasting included), else the largest -- so a recording never jumps to someone else.
         chosen = alive.get(s.select) if s.select is not None else None
+        if chosen is None and self._follow in alive:
+            chosen = alive[self._follow]
         if chosen is None:
             chosen = largest([tr for tr in tracks if tr.missed == 0] or tracks)
+        self._follow = chosen.id if chosen is not None else None
         sel = out.get(chosen.id) if chosen is not None else None
         events = tuple(e for p in persons for e in p.events)
         if sel is None:

@@ -48,6 +48,7 @@ class RecordPanel(QWidget):
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._snapshot = snapshot
+        self._person: int | None = None
         self.library = library
         self.countdown_s = countdown_s
         self.trim = trim
@@ -181,6 +182,9 @@ class RecordPanel(QWidget):
         snap = self._snapshot()
         stats = getattr(snap, "stats", None)
         self.take = Take(source=str(getattr(stats, "source", "") or "live"))
+        # Several people: the take follows the person selected when it began; frames where that
+        # person is gone (or someone else is selected) count as nobody, never as another person.
+        self._person = getattr(snap, "selected", None)
         self._clock.start()
         self._set_state(RECORDING)
         self._poll.start()
@@ -193,7 +197,10 @@ class RecordPanel(QWidget):
         snap = self._snapshot()
         frame = getattr(snap, "frame", None)
         if frame is not None:
-            self.take.add(frame.t, getattr(snap, "skeleton", None), getattr(frame, "image", None))
+            skeleton = getattr(snap, "skeleton", None)
+            if self._person is not None and getattr(snap, "selected", None) != self._person:
+                skeleton = None
+            self.take.add(frame.t, skeleton, getattr(frame, "image", None))
         if self.fixed.isChecked() and self._clock.elapsed() >= self.duration.value() * 1000:
             self.stop()
 
