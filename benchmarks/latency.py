@@ -40,6 +40,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks._common import machine as _machine, stats as _stats  # noqa: E402
 SHARED = Path(os.environ.get("MS2L_SHARED", ROOT.parent / "shared"))
 RESULTS = ROOT / "benchmarks" / "results"
 CAMERA_FPS = 30.0
@@ -48,32 +49,14 @@ STAGES = ("decode", "pose", "adapt", "buffer", "model", "smooth", "total")
 
 
 def stats(xs: list[float] | np.ndarray) -> dict[str, float]:
-    a = np.asarray(xs, float)
-    if a.size == 0:
-        return {"median": float("nan"), "p90": float("nan"), "n": 0}
-    return {"median": round(float(np.median(a)), 3), "p90": round(float(np.percentile(a, 90)), 3), "n": int(a.size)}
+    return _stats(xs, digits=3)
 
 
 def machine() -> dict[str, Any]:
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info: dict[str, Any] = {
-        "cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "os": platform.platform(),
-        "torch": torch.__version__, "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
-    for mod in ("onnxruntime", "cv2", "mediapipe", "numpy"):
-        try:
-            info[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001 - optional here
-            info[mod] = None
+    info = _machine(("onnxruntime", "cv2", "mediapipe", "numpy"))
+    info |= {"torch": torch.__version__, "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     try:
         info["load_average"] = [round(x, 2) for x in os.getloadavg()]
     except OSError:

@@ -44,6 +44,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from benchmarks._common import machine as _machine, stats as _stats  # noqa: E402
 SHARED = Path(os.environ.get("MS2L_SHARED", ROOT.parent / "shared"))
 RESULTS = ROOT / "benchmarks" / "results"
 VIDEO = "calisthenics-3people.avi"
@@ -65,29 +66,11 @@ GOAL_FPS = 15.0
 
 
 def stats(xs: list[float] | np.ndarray) -> dict[str, float]:
-    a = np.asarray(xs, float)
-    if a.size == 0:
-        return {"median": float("nan"), "p90": float("nan"), "n": 0}
-    return {"median": round(float(np.median(a)), 2), "p90": round(float(np.percentile(a, 90)), 2), "n": int(a.size)}
+    return _stats(xs, digits=2)
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    info: dict[str, Any] = {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-                            "os": platform.platform()}
-    for mod in ("mediapipe", "cv2", "numpy", "scipy"):
-        try:
-            info[mod] = __import__(mod).__version__
-        except Exception:  # noqa: BLE001 - informative only
-            info[mod] = None
-    return info
+    return _machine(("mediapipe", "cv2", "numpy", "scipy"))
 
 
 def read_frames(path: Path, limit: int | None) -> list[np.ndarray]:

@@ -123,3 +123,17 @@ def tiny_encoder(path: Path, seed: int = 0, window: int = 32) -> Path:
 
     torch.manual_seed(seed)
     return save_model(MS2L(ModelConfig(hidden=32, layers=1, window=window)), path, {"kind": "encoder"})
+
+
+def run_in_process(main, *args: object) -> tuple[int, str, str]:  # noqa: ANN001 - a CLI main(argv) -> int
+    """A command line's ``main(ARGS)`` run in this process (torch imported once): (exit code, stdout, stderr)."""
+    import contextlib
+    import io
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+    return code, out.getvalue(), err.getvalue()

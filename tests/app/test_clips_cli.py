@@ -1,8 +1,6 @@
 """``ms2l clips`` and ``ms2l train|evaluate --library`` (real subprocesses, real data, tiny encoders)."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
@@ -30,13 +28,9 @@ class Result:
 
 def ms2l(*args, check=True) -> Result:
     """Run ``ms2l ARGS`` in this process (torch is imported once), capturing its output."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-    r = Result(code, out.getvalue(), err.getvalue())
+    from fakes import run_in_process
+
+    r = Result(*run_in_process(main, *args))
     if check:
         assert r.returncode == 0, r.stderr[-2000:]
     return r

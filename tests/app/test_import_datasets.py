@@ -1,8 +1,6 @@
 """``ms2l clips import`` of UTD-MHAD ``.mat``, SBU ``skeleton_pos.txt`` and BVH files (real data from ../shared)."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import shutil
 from pathlib import Path
@@ -17,13 +15,9 @@ from pose_adapters.readers import SkeletonFileError, read_bvh, read_cmu_bvh, rea
 
 def ms2l(*args: object) -> tuple[int, str, str]:
     """``ms2l ARGS`` in this process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
+    from fakes import run_in_process
+
+    return run_in_process(main, *args)
 
 
 def sbu_copy(sbu_dir: Path, dst: Path, take: str = "s01s02/05/001") -> Path:

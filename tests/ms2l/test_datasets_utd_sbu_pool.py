@@ -1,8 +1,6 @@
 """UTD-MHAD and SBU as ms2l datasets, and the unlabelled pretraining pool, on the real files in ../shared."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import subprocess
 import sys
@@ -28,13 +26,9 @@ SBU_TAKES_PER_CLASS = [42, 43, 40, 41, 18, 21, 39, 38]  # docs/datasets.md, coun
 
 def ms2l(*args: object) -> tuple[int, str, str]:
     """``python -m ms2l ARGS`` in this process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main([str(a) for a in args])
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-    return code, out.getvalue(), err.getvalue()
+    from fakes import run_in_process
+
+    return run_in_process(main, *args)
 
 
 def links(dst: Path, files: list[Path], root: Path | None = None) -> Path:
