@@ -157,3 +157,32 @@ def test_ms2l_live_takes_a_library_option():
 
     assert build_parser().parse_args(["--library", "/tmp/lib"]).library == "/tmp/lib"
     assert build_parser().parse_args([]).library is None
+
+
+def test_a_take_follows_one_person_and_their_vanishing_leaves_a_consistent_library(qtbot, tmp_path):
+    """Several people: frames where the person the take began with is not the selected one are nobody."""
+    from types import SimpleNamespace
+
+    sk = Skeleton(0.0, 0, np.ones((25, 3), np.float32), np.ones(25, np.float32))
+    state = {"i": 0}
+
+    def snapshot():
+        i = state["i"]
+        state["i"] += 1
+        # person 7 is followed for 10 frames, then vanishes (person 9 is selected instead)
+        sel = 7 if i < 10 else 9
+        frame = SimpleNamespace(t=i / 30, index=i, image=np.zeros((48, 64, 3), np.uint8))
+        return SimpleNamespace(frame=frame, skeleton=sk, selected=sel, stats=SimpleNamespace(source="camera:0"))
+
+    lib = Library(tmp_path / "lib")
+    panel = RecordPanel(snapshot, lib, countdown_s=0, trim=False, ask_label=lambda w: "wave")
+    qtbot.addWidget(panel)
+    choose_new_label(panel)
+    panel.until.setChecked(True)
+    panel.toggle()
+    qtbot.waitUntil(lambda: state["i"] > 25, timeout=5000)
+    with qtbot.waitSignal(panel.clipSaved, timeout=3000) as saved:
+        panel.toggle()
+    clip = lib.get(saved.args[0])
+    assert clip.frames <= 10  # trimmed to the person it began with; never person 9's frames
+    assert lib.check() == [] and len(lib) == 1
