@@ -136,3 +136,11 @@ def nwucla_small(nwucla_dir: Path, tmp_path_factory) -> Path:
             for f in files:
                 (out / f.name).symlink_to(f)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> Path:
+    """A small random encoder file (hidden 32, one layer) standing in for the default model's."""
+    from fakes import tiny_encoder as make
+
+    return make(tmp_path_factory.mktemp("enc") / "enc.safetensors")

@@ -20,13 +20,6 @@ torch.set_num_threads(1)
 ACTIONS = {"01": "pick up with one hand", "04": "walk around", "05": "sit down"}
 
 
-@pytest.fixture(scope="module")
-def tiny_encoder(tmp_path_factory) -> Path:
-    from fakes import tiny_encoder as make
-
-    return make(tmp_path_factory.mktemp("enc") / "enc.safetensors")
-
-
 @pytest.fixture
 def library(tmp_path, nwucla_dir) -> Library:
     """Four real clips of each of three actions, plus two unlabelled ones."""

@@ -70,13 +70,6 @@ def test_prototype_head_is_the_nearest_class_mean():
     assert (nearest == test.labels).all()
 
 
-@pytest.fixture(scope="module")
-def tiny_encoder(tmp_path_factory) -> Path:
-    from fakes import tiny_encoder as make
-
-    return make(tmp_path_factory.mktemp("enc") / "enc.safetensors")
-
-
 @pytest.fixture
 def two_per_action(tmp_path, nwucla_dir) -> Library:
     lib = Library(tmp_path / "lib")

@@ -20,13 +20,6 @@ from test_ui_fakes import FakeRuntime, fake_opener
 ACTIONS = ("01", "04", "05")
 
 
-@pytest.fixture(scope="module")
-def tiny_encoder(tmp_path_factory) -> Path:
-    from fakes import tiny_encoder as make
-
-    return make(tmp_path_factory.mktemp("enc") / "enc.safetensors")
-
-
 @pytest.fixture
 def library(tmp_path, nwucla_dir) -> Library:
     lib = Library(tmp_path / "lib")
