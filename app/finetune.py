@@ -328,7 +328,8 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
         train, val = clips.subset(tr_idx), (clips.subset(va_idx) if len(va_idx) else None)
         done_fits = 0
 
-        def fit(model_k: Any, train_k: Any, val_k: Any, what: str) -> None:
+        def fit(model_k: Any, train_k: Any, val_k: Any, what: str) -> list[Any]:
+            """Train ``model_k`` with the app's plan for ``train_k``; returns the plan (its recipes)."""
             nonlocal done_fits
             plan_k = training_plan(spec.strategy, len(train_k), epochs=spec.epochs, lr=spec.lr, seed=spec.seed,
                                    tasks=tasks)
@@ -348,6 +349,7 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
                                  progress=on_epoch, should_stop=should_stop, progress_bar=False, validation=val_k)
                 done += recipe.epochs
             done_fits += 1
+            return plan_k
 
         cv_result = None
         if folds:
@@ -366,8 +368,7 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
             cv_result |= {"folds": len(folds), "fold_top1": fold_top1,
                           "ci95": binomial_ci95(cv_result["top1"], cv_result["n"])}
         check()
-        fit(model, train, val, "final model" if folds else "training")
-        plan = training_plan(spec.strategy, len(train), epochs=spec.epochs, lr=spec.lr, seed=spec.seed, tasks=tasks)
+        plan = fit(model, train, val, "final model" if folds else "training")
         wall = time.perf_counter() - t0
         tell(phase="evaluate", message="Evaluating…", fraction=1.0)
         result_val = cv_result if cv_result is not None else (evaluate(model, val, device) if val is not None else None)

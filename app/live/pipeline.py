@@ -172,18 +172,20 @@ class _Person:
         return person and self.buffer.ready and (self.prediction is None or self.since_pred >= every_k)
 
     def update(self, t: float, new_pred: Prediction | None, person: bool, skeleton: Skeleton | None,
-               s: RuntimeSettings, rec: Recognizer) -> tuple[ActionState, list[ActionEvent]]:
+               s: RuntimeSettings, rec: Recognizer, ready: bool | None = None) -> tuple[ActionState, list[ActionEvent]]:
+        """``ready``: whether the input window is full (default: this person's buffer; a pair passes both)."""
+        ready = self.buffer.ready if ready is None else ready
         if new_pred is not None:
             self.since_pred = 0
             self.prediction = new_pred
-        if not person or not self.buffer.ready:
+        if not person or not ready:
             self.prediction = None
         still = self.still(skeleton, t, s)
         try:
-            return self.smoother.update(t, new_pred, person=person, ready=self.buffer.ready, still=still)
+            return self.smoother.update(t, new_pred, person=person, ready=ready, still=still)
         except ValueError:  # a swap landed between predict and here: start afresh with the new labels
             self.sync(rec, s)
-            return self.smoother.update(t, None, person=person, ready=self.buffer.ready, still=still)
+            return self.smoother.update(t, None, person=person, ready=ready, still=still)
 
 
 class Pipeline:
@@ -331,8 +333,7 @@ class Pipeline:
                     new_pred = self._predict(w, frame, captured_at)
                     ran = True
                     newest = new_pred or newest
-                ps.buffer = pa.buffer  # readiness follows the members' buffers
-                state, events = ps.update(frame.t, new_pred, True, alive[a].skeleton, s, rec)
+                state, events = ps.update(frame.t, new_pred, True, alive[a].skeleton, s, rec, ready=ready)
                 ev = tuple(dataclasses.replace(e, extra={**e.extra, "person": a, "partner": b}) for e in events)
                 for tid in (a, b):
                     out[tid] = PersonResult(tid, alive[tid].box, alive[tid].skeleton, ps.prediction, state,

@@ -124,10 +124,9 @@ def _load(model: ModelSpec, device: str, backend: str, threads: int) -> _Loaded:
         raise ModelFileError(f"{name} gives {probe.size} outputs but names {cfg.num_classes} labels")
     if not np.isfinite(probe).all():
         raise ModelFileError(f"{name} gives NaN or infinite outputs: the model is broken")
-    from ms2l.openset import check_open_set
-
+    # load_model validated the entry (and its match with the weights); an in-memory model has none.
     return _Loaded(name=name, config=cfg, meta=meta, backend=backend, device=dev, run=run,
-                   open_set=check_open_set(meta, name))
+                   open_set=meta.get("open_set"))
 
 
 class Recognizer:
