@@ -106,7 +106,7 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     from . import distributed
 
     dist_info, device = distributed.init_from_env(resolve_device(a.device))
-    tasks = TaskConfig.from_names(a.tasks, temperature=a.temperature)
+    tasks = TaskConfig.from_names(a.tasks, temperature=a.temperature, pair_views=a.pair_views)
     recipe = default_recipe("pretrain", epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed, tasks=tasks,
                             precision=a.precision, workers=a.workers, views=a.views)
     if is_pool(a.dataset):
@@ -338,6 +338,9 @@ def add_commands(sub: argparse._SubParsersAction, *, optional_data: bool = False
     q.add_argument("--epochs", type=int, help="passes over the data (default: 40)")
     q.add_argument("--tasks", default="motion,jigsaw,contrastive", help="comma list of tasks (default: all three)")
     q.add_argument("--temperature", type=float, default=0.2, help="contrastive temperature (default: 0.2)")
+    q.add_argument("--pair-views", action="store_true",
+                   help="contrastive positives also from a second, independently augmented copy of each clip "
+                        "(own rotation, shear, crop, speed and --views): one more encoder pass per step")
     q.add_argument("--batch-size", type=int, help="clips per step (default: 64)")
     q.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3, cosine-annealed)")
     q.add_argument("--window", type=int, default=64, help="longest clip in frames seen in training (default: 64)")

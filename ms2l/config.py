@@ -74,6 +74,10 @@ class TaskConfig:
     jigsaw_weight: float = 1.0
     contrastive_weight: float = 1.0
     temperature: float = 0.2
+    # Contrastive positives from a second, independently augmented copy of each clip (its own
+    # rotation, shear, crop, speed and views) instead of only masked / shuffled copies of one
+    # augmentation: the encoder must then match clips across camera and body changes.
+    pair_views: bool = False
 
     @property
     def enabled(self) -> list[str]:

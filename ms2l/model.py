@@ -73,13 +73,14 @@ class MS2L(nn.Module):
 
     def ssl_losses(
         self, x: torch.Tensor, lengths: torch.Tensor, tasks: TaskConfig, original_features: torch.Tensor | None = None,
-        perm: torch.Tensor | None = None,
+        perm: torch.Tensor | None = None, second: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> dict[str, torch.Tensor]:
         """Unweighted losses (and jigsaw accuracy) of the enabled tasks on one batch.
 
         ``original_features`` lets a caller that already encoded ``x`` (joint
         training) share that pass with the contrastive task; ``perm[B]`` fixes the
-        jigsaw permutations (default: drawn at random).
+        jigsaw permutations (default: drawn at random); ``second = (x2, lengths2)``,
+        another augmentation of the same clips, joins the contrastive views.
         """
         x = self._flat(x)  # [B, T, D]
         out: dict[str, torch.Tensor] = {}
@@ -103,6 +104,8 @@ class MS2L(nn.Module):
             pooled.append(fs)
         if tasks.contrastive:
             fo = original_features if original_features is not None else self.features(x, lengths)
+            if second is not None:
+                pooled.append(self.features(*second))  # [B, F] the independently augmented copy
             z = self.projector(torch.stack([fo, *pooled]))  # [views, B, projection_dim]
             # In a distributed run every clip of the global batch is a negative.
             candidates, offset = gather_batch(z, dim=1)

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 from . import distributed
 from .augment import Augment
 from .config import DEFAULTS, STRATEGIES, Recipe, TaskConfig, default_recipe
-from .data.clipset import ClipDataset, ClipSet, collate
+from .data.clipset import ClipDataset, ClipSet, collate, collate_pairs
 from .device import resolve_device
 from .evaluate import evaluate, predict
 from .errors import Cancelled, ConfigError
@@ -80,8 +80,9 @@ def _loader(clips: ClipSet, max_frames: int, recipe: Recipe, seed_offset: int = 
     """Seeded shuffling through DistributedSampler (also with one process, so a run's
     global batches are the same whatever the number of processes)."""
     info = distributed.current()
+    pairs = _pairs(recipe)
     ds = ClipDataset(clips, max_frames, Augment.with_views(recipe.views) if recipe.augment else None,
-                     seed=recipe.seed + seed_offset)
+                     seed=recipe.seed + seed_offset, pairs=pairs)
     # drop_last: ranks share out whole clips (at most world_size - 1 left out per epoch)
     # rather than repeating some to pad, which would weigh them twice.
     sampler = DistributedSampler(ds, num_replicas=info.world_size, rank=info.rank, shuffle=True,
@@ -89,8 +90,14 @@ def _loader(clips: ClipSet, max_frames: int, recipe: Recipe, seed_offset: int = 
     per_rank = max(1, math.ceil(min(recipe.batch_size, len(ds)) / info.world_size))
     # BatchNorm needs two samples: drop a last batch of one.
     drop_last = len(sampler) % per_rank == 1
-    return DataLoader(ds, batch_size=per_rank, sampler=sampler, collate_fn=collate, drop_last=drop_last,
+    return DataLoader(ds, batch_size=per_rank, sampler=sampler, collate_fn=collate_pairs if pairs else collate,
+                      drop_last=drop_last,
                       num_workers=recipe.workers, persistent_workers=recipe.workers > 0)
+
+
+def _pairs(recipe: Recipe) -> bool:
+    """Whether pretraining batches carry two augmentations of each clip (``TaskConfig.pair_views``)."""
+    return recipe.strategy == "pretrain" and recipe.tasks.contrastive and recipe.tasks.pair_views
 
 
 def _set_epoch(loader: DataLoader, epoch: int) -> None:
@@ -137,8 +144,12 @@ class _SSLStep(nn.Module):
         self.step_seed: tuple[int, ...] = (0,)
 
     def forward(self, x, lengths, y):
+        second = None
+        if len(x) == 2 * len(y) and self.tasks.pair_views:  # collate_pairs: [first views; second views]
+            B = len(y)
+            x, lengths, second = x[:B], lengths[:B], (x[B:], lengths[B:])
         perm = _jigsaw_perms(len(x), self.step_seed)
-        losses = self.model.ssl_losses(x, lengths, self.tasks, perm=perm)
+        losses = self.model.ssl_losses(x, lengths, self.tasks, perm=perm, second=second)
         return weighted_total(losses, self.tasks), losses
 
 
@@ -256,7 +267,7 @@ def _fit(
             if recipe.grad_clip:
                 torch.nn.utils.clip_grad_norm_(params, recipe.grad_clip)
             opt.step()
-            n = len(x)
+            n = len(y)  # clips (a pair-view batch holds two views of each)
             sums["n"] = sums.get("n", 0.0) + n
             sums["loss"] = sums.get("loss", 0.0) + float(loss.detach()) * n
             for k, v in stats.items():

@@ -20,6 +20,9 @@ knows), ``unknown`` (no action confident enough), ``still``, ``background`` (the
 model's own "nothing" label), ``no_person``, ``warming_up``; ``novelty`` the smoothed
 distance to the nearest known action over the model's threshold (null for a model
 without rejection).
+A file that ends while its person's stretch is still too short for a regular decision
+(a 1.5 s gesture played once) gets one more line for its last frame, marked
+``"final": true``: the decision on what was seen (at least 0.5 s of motion).
 By default every frame is processed in order (deterministic); ``--realtime``
 runs the threaded runtime at the source's pace, as the app does, and frames the
 pipeline could not keep up with are written with ``"dropped": true`` and the
@@ -137,6 +140,11 @@ class _Writer:
     def write(self, snap: Any) -> None:
         line = _line(snap, self.top)
         prev = self.prev
+        if prev is not None and line["frame"] == prev["frame"]:  # the end-of-source decision on the last frame
+            self._emit({**line, "final": True}, count=False)
+            self.prev = line
+            self._write_events(snap)
+            return
         if prev is not None and line["frame"] > prev["frame"] + 1:  # frames the realtime pipeline skipped
             gap = line["frame"] - prev["frame"]
             for i in range(prev["frame"] + 1, line["frame"]):
@@ -145,17 +153,20 @@ class _Writer:
                 self.dropped += 1
         self._emit(line)
         self.prev = line
+        self._write_events(snap)
+        if self.video_path is not None:
+            self._frame(snap)
+
+    def _write_events(self, snap: Any) -> None:
         if self.events is not None:
             for e in snap.new_events:
                 self.events.write(json.dumps(_event(e)) + "\n")
                 self.n_events += 1
-        if self.video_path is not None:
-            self._frame(snap)
 
-    def _emit(self, line: dict[str, Any]) -> None:
+    def _emit(self, line: dict[str, Any], count: bool = True) -> None:
         self.out.write(json.dumps(line) + "\n")
         self.lines += 1
-        if self.bar is not None:
+        if self.bar is not None and count:
             self.bar.update(1)
 
     def _frame(self, snap: Any) -> None:

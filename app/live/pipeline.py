@@ -33,6 +33,8 @@ from .tracker import Track, Tracker, closest_pair, largest
 from .window import WindowBuffer
 
 STAGES = ("decode", "pose", "adapt", "buffer", "model", "smooth", "total")
+#: The least motion (seconds) that the end of a finite source still decides on (:meth:`Pipeline.finish`).
+FINAL_MIN_S = 0.5
 
 
 class PoseEstimator(Protocol):
@@ -204,6 +206,7 @@ class Pipeline:
         self._pose: PoseEstimator | None = None
         self._pose_key: tuple | None = None
         self._follow: int | None = None
+        self._last_skeleton: Skeleton | None = None
 
     # The one-person path's state, as before multi-person support.
     @property
@@ -280,9 +283,56 @@ class Pipeline:
             return self._step_one(frame, captured_at, skeletons[0] if skeletons else None, tm, t0, t1, t2)
         return self._step_many(frame, captured_at, skeletons, tm, t0, t1, t2)
 
+    def finish(self, frame: Frame, captured_at: float) -> StepResult | None:
+        """The end of a finite source (a file played once): one last decision for each person still in
+        view whose stretch was too short to fill the window's ``min_frames`` -- a 1.5 s gesture gets a label.
+
+        ``frame`` is the source's last frame.  Returns None when there is nothing to decide (nobody in
+        view, every decision already made, or under :data:`FINAL_MIN_S` of motion).  Two-person models
+        judge pairs by full windows only.
+        """
+        s, rec = self.settings, self.recognizer
+        if rec.config.persons > 1:
+            return None
+        if not self._people:  # the one-person path
+            one = self._one
+            pred = self._final_prediction(one, frame, captured_at)
+            if pred is None:
+                return None
+            skeleton = self._last_skeleton
+            state, events = one.update(frame.t, pred, True, skeleton, s, rec, ready=True)
+            return StepResult(skeleton, one.prediction, state, tuple(events), {}, True, pred)
+        out, newest = [], None
+        for tr in sorted(self.tracker.tracks, key=lambda tr: tr.id):
+            st = self._people.get(tr.id)
+            pred = self._final_prediction(st, frame, captured_at) if st is not None and tr.missed == 0 else None
+            if pred is None:
+                if st is not None:
+                    out.append(PersonResult(tr.id, tr.box, tr.skeleton if tr.missed == 0 else None, st.prediction,
+                                            st.smoother.state, ()))
+                continue
+            newest = pred
+            state, events = st.update(frame.t, pred, True, tr.skeleton, s, rec, ready=True)
+            ev = tuple(dataclasses.replace(e, extra={**e.extra, "person": tr.id}) for e in events)
+            out.append(PersonResult(tr.id, tr.box, tr.skeleton, st.prediction, state, ev))
+        if newest is None:
+            return None
+        sel = next((p for p in out if p.id == self._follow), None)
+        events = tuple(e for p in out for e in p.events)
+        if sel is None:
+            return StepResult(None, None, self._one.smoother.state, events, {}, True, newest, tuple(out), None)
+        return StepResult(sel.skeleton, sel.prediction, sel.state, events, {}, True, newest, tuple(out), sel.id)
+
+    def _final_prediction(self, person: _Person, frame: Frame, captured_at: float) -> Prediction | None:
+        if person.prediction is not None or not person.buffer.person:
+            return None
+        window = person.buffer.window(min_frames=max(2, int(round(FINAL_MIN_S * person.buffer.fps))))
+        return None if window is None else self._predict(window, frame, captured_at)
+
     def _step_one(self, frame: Frame, captured_at: float, skeleton: Skeleton | None, tm: dict[str, float],
                   t0: float, t1: float, t2: float) -> StepResult:
         s, one, clock = self.settings, self._one, time.perf_counter
+        self._last_skeleton = skeleton
         one.buffer.push(skeleton, frame.t)
         one.since_pred += 1
         person = skeleton is not None

@@ -39,8 +39,8 @@ import numpy as np
 from ..errors import SourceError
 from ..settings import RuntimeSettings
 from ..types import ActionEvent, ActionState, Frame, Prediction, Skeleton
-from .pipeline import (STAGES, PersonResult, Pipeline, PoseEstimator, PoseFactory, ToSkeleton,  # noqa: F401
-                       adapt_pose, default_pose_factory)
+from .pipeline import (STAGES, PersonResult, Pipeline, PoseEstimator, PoseFactory, StepResult,  # noqa: F401
+                       ToSkeleton, adapt_pose, default_pose_factory)
 from .recognizer import ModelSpec, Recognizer
 from .sources import Source
 
@@ -154,6 +154,7 @@ class Runtime:
         self._pipeline = Pipeline(self.recognizer, s, self._pose_factory, self._to_skeleton)
         self._events: deque[ActionEvent] = deque(maxlen=s.max_events)
         self._pending: tuple[Frame, float, float] | None = None
+        self._last_frame: Frame | None = None
         self._frames = 0
         self._dropped = 0
         self._processed = 0
@@ -174,14 +175,27 @@ class Runtime:
         if self._events.maxlen != s.max_events:
             self._events = deque(self._events, maxlen=s.max_events)
         r = self._pipeline.step(frame, captured_at, decode_ms, mirrored, settings=s)
+        self._last_frame = frame
+        return self._publish(frame, r)
+
+    def _finish(self) -> RuntimeSnapshot | None:
+        """The source ended: the pipeline's last decision on a short stretch, published (None: nothing new)."""
+        frame = self._last_frame
+        if frame is None:
+            return None
+        r = self._pipeline.finish(frame, time.monotonic())
+        return None if r is None else self._publish(frame, r, processed=False)
+
+    def _publish(self, frame: Frame, r: StepResult, processed: bool = True) -> RuntimeSnapshot:
         if r.new_prediction is not None:
             self._latencies.append(r.new_prediction.latency_s * 1000)
         self._events.extend(r.events)
         for k, v in r.timings.items():
             if k != "model" or r.ran_model:  # model: only frames that ran it
                 self._stage[k].append(v)
-        self._processed += 1
-        self._proc_rate.tick(time.monotonic())
+        if processed:  # the end-of-source decision is not another frame
+            self._processed += 1
+            self._proc_rate.tick(time.monotonic())
         snap = RuntimeSnapshot(frame=frame, skeleton=r.skeleton, prediction=r.prediction, state=r.state,
                                events=tuple(self._events), stats=self._stats(), new_events=r.events, timings=r.timings,
                                persons=r.persons, selected=r.selected)
@@ -415,7 +429,11 @@ class Runtime:
                         return
                     item, self._pending = self._pending, None
                 if item is None:
-                    return  # source finished and everything taken
+                    try:
+                        self._finish()  # source finished and everything taken: decide on what is left
+                    except Exception as e:  # noqa: BLE001
+                        self._error(e)
+                    return
                 try:
                     self._step(item[0], item[1], item[2], mirrored=mirrored)
                 except Exception as e:  # noqa: BLE001 - report, skip the frame, keep going
@@ -459,6 +477,10 @@ class Runtime:
                 self._cam_rate.tick(now)
                 yield self._step(frame, now, decode_ms, mirrored=mirrored)
                 n += 1
+            if max_frames is None or n < max_frames:
+                final = self._finish()
+                if final is not None:
+                    yield final
             self._finished = True
         finally:
             if close:

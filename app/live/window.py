@@ -128,13 +128,15 @@ class WindowBuffer:
             self._c.popleft()
 
     # -- output --------------------------------------------------------------------------------
-    def window(self) -> Window | None:
+    def window(self, min_frames: int | None = None) -> Window | None:
         """The current window, or None until ``min_frames`` grid frames are covered or while nobody is seen.
 
         Returns ``Window(joints[T, 25, 3], confidence[T, 25], t[T], fps)`` with
         ``t`` evenly spaced by ``1/fps`` and ending at the newest skeleton.
+        ``min_frames`` overrides the buffer's own (the end of a stream decides on less).
         """
-        if not self.person or not self.ready:
+        need = self.min_frames if min_frames is None else max(1, int(min_frames))
+        if not self.person or self.frames_available < need:
             return None
         n = self.frames_available
         ts = np.fromiter(self._t, float, len(self._t))

@@ -64,11 +64,15 @@ class ClipDataset(Dataset):
     """Clips as training samples: optional augmentation, cropped to ``max_frames``.
 
     Augmentation draws from a generator seeded by (seed, epoch, clip index), so a
-    clip is changed the same way whichever process or worker loads it.
+    clip is changed the same way whichever process or worker loads it.  With ``pairs``
+    a sample is two independent augmentations of the clip (see :func:`collate_pairs`).
     """
 
-    def __init__(self, clips: ClipSet, max_frames: int, augment: Augment | None = None, seed: int = 0):
-        self.clips, self.max_frames, self.augment = clips, max_frames, augment
+    def __init__(self, clips: ClipSet, max_frames: int, augment: Augment | None = None, seed: int = 0,
+                 pairs: bool = False):
+        if pairs and augment is None:
+            raise ConfigError("pair views need augmentation: two unaugmented copies of a clip are the same")
+        self.clips, self.max_frames, self.augment, self.pairs = clips, max_frames, augment, pairs
         self.seed, self.epoch = seed, 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -77,14 +81,16 @@ class ClipDataset(Dataset):
     def __len__(self) -> int:
         return len(self.clips)
 
-    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int] | tuple[np.ndarray, np.ndarray, int]:
         x = self.clips.clips[i]
-        if self.augment is not None:
-            rng = np.random.default_rng([self.seed, self.epoch, int(i)])
-            x = self.augment(x, rng, self.max_frames)
-        else:
-            x = crop(x, self.max_frames)
-        return x, int(self.clips.labels[i])
+        y = int(self.clips.labels[i])
+        if self.augment is None:
+            return crop(x, self.max_frames), y
+        first = self.augment(x, np.random.default_rng([self.seed, self.epoch, int(i)]), self.max_frames)
+        if not self.pairs:
+            return first, y
+        second = self.augment(x, np.random.default_rng([self.seed, self.epoch, int(i), 1]), self.max_frames)
+        return first, second, y
 
 
 def collate(batch: list[tuple[np.ndarray, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -95,3 +101,10 @@ def collate(batch: list[tuple[np.ndarray, int]]) -> tuple[torch.Tensor, torch.Te
     for i, (c, _) in enumerate(batch):
         x[i, : len(c)] = torch.from_numpy(c)
     return x, lengths, torch.tensor([y for _, y in batch])
+
+
+def collate_pairs(batch: list[tuple[np.ndarray, np.ndarray, int]]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Two views per clip as one padded batch: ``x[2B, T, M, V, C]`` and ``lengths[2B]`` (rows ``[:B]``
+    the first views, ``[B:]`` the second), ``labels[B]``."""
+    x, lengths, y = collate([(a, y) for a, _, y in batch] + [(b, y) for _, b, y in batch])
+    return x, lengths, y[: len(batch)]

@@ -101,3 +101,22 @@ def test_infer_errors(tmp_path, model, capsys):
     clip = _clip(tmp_path, n=5)
     assert main(["infer", str(clip), "--model", str(tmp_path / "nope.safetensors"), "--out",
                  str(tmp_path / "p.jsonl")]) == 2
+
+
+@pytest.mark.parametrize("realtime", [False, True])
+def test_a_clip_too_short_for_the_window_gets_one_final_decision(tmp_path, model, realtime):
+    """The default model first decides after 18 frames (1.2 s); a 0.8 s clip played once gets
+    one more line for its last frame, marked final, with the state the model gives."""
+    fps, n = 30.0, 24
+    skels = [Skeleton(t=i / fps, frame_index=i, joints=body(i / fps), confidence=np.ones(25, np.float32))
+             for i in range(n)]
+    clip = save_skeleton_clip(tmp_path / "short.npz", skels, timestamps=[i / fps for i in range(n)])
+    out = tmp_path / "p.jsonl"
+    assert main(["infer", str(clip), "--model", model, "--out", str(out), "--top", "3"]
+                + (["--realtime"] if realtime else [])) == 0
+    lines = read_lines(out)
+    frames = [d for d in lines if not d.get("final")]
+    assert len(frames) >= (n if not realtime else 1) and all(not d["top"] for d in frames)  # never a full window
+    final = [d for d in lines if d.get("final")]
+    assert len(final) == 1 and lines[-1] is final[0] and final[0]["frame"] == n - 1
+    assert len(final[0]["top"]) == 3 and final[0]["state"] in ("action", "unknown", "none", "still")

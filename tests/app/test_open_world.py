@@ -210,3 +210,41 @@ def test_streaming_a_recorded_clip_gives_the_label_clip_evaluation_gives(trained
         last = preds[-1]
         agree += int(np.argmax(last.probs) == want[k])
     assert n >= 5 and agree == n
+
+
+def test_a_clip_shorter_than_the_live_window_played_once_gets_the_label_clip_evaluation_gives(trained, tmp_path):
+    """Short inputs get a decision: a 0.7 s stretch never fills ``min_frames``, so the end of the
+    source decides on it -- the same label as evaluating that stretch as a clip; under 0.5 s stays undecided."""
+    from app.live.pipeline import FINAL_MIN_S
+    from app.live.sources import SkeletonClipSource
+    from ms2l.evaluate import predict
+    from ms2l.preprocess import prepare
+
+    lib, r = trained
+    model, meta = load_model(r.model_path)
+    fps = model.config.fps
+    clip = lib.get(lib.list()[0].id)
+    src_fps = 1.0 / float(np.median(np.diff(clip.timestamps)))
+    cut = int(round(0.7 * src_fps)) + 1                       # 0.7 s of the recording
+    assert round(0.7 * fps) + 1 < meta["live"]["min_frames"]  # too short for a regular decision
+    j, c, ts = clip.joints[:cut], clip.confidence[:cut], clip.timestamps[:cut]
+    x = prepare(j, c, model.config, source_fps=src_fps)
+    want = int(predict(model, ClipSet([x], np.zeros(1, int), r.labels), torch.device("cpu")).argmax(1)[0])
+
+    def stream(n: int, **kw):
+        skels = [Skeleton(float(ts[i] - ts[0]), i, j[i], c[i]) for i in range(n)]
+        path = save_skeleton_clip(tmp_path / f"short{n}.npz", skels, timestamps=[float(t - ts[0]) for t in ts[:n]])
+        rt = Runtime(str(r.model_path), settings=RuntimeSettings(every_k=1, realtime=False, backend="torch", still_s=0))
+        return list(rt.run(SkeletonClipSource(path), **kw)), rt
+
+    snaps, rt = stream(cut)
+    decided = [s for s in snaps if s.prediction is not None]
+    assert len(snaps) == cut + 1 and len(decided) == 1 and decided[0] is snaps[-1]   # one extra, final snapshot
+    assert int(np.argmax(decided[0].prediction.probs)) == want
+    assert snaps[-1].state.state in ("action", "unknown", "none", "background")
+    assert snaps[-1].stats.processed == cut                     # the final decision is not counted as a frame
+    snaps, _ = stream(cut, max_frames=cut - 1)                  # cut short by the caller: not the source's end
+    assert all(s.prediction is None for s in snaps)
+    tiny = int(FINAL_MIN_S * src_fps * 0.6)                     # under half a second: no decision
+    snaps, _ = stream(tiny)
+    assert len(snaps) == tiny and all(s.prediction is None for s in snaps)

@@ -88,3 +88,66 @@ def test_contrastive_loss_is_low_for_matching_views_and_high_for_swapped():
     aligned = contrastive_loss(torch.cat([z, z]), 0.1)
     swapped = contrastive_loss(torch.cat([z, z.flip(1)]), 0.1)
     assert aligned < 0.1 < swapped
+
+
+# --- pair views: a second, independent augmentation as a contrastive positive -------------
+
+def _unlabelled(n: int = 6):
+    import numpy as np
+
+    from ms2l.data.clipset import ClipSet
+
+    rng = np.random.default_rng(0)
+    clips = [rng.normal(size=(int(rng.integers(12, 30)), 1, 25, 3)).astype(np.float32) for _ in range(n)]
+    return ClipSet(clips, np.full(n, -1), ())
+
+
+def test_pair_dataset_gives_two_different_augmentations_of_each_clip_reproducibly():
+    import numpy as np
+
+    from ms2l.augment import Augment
+    from ms2l.data.clipset import ClipDataset, collate_pairs
+
+    ds = ClipDataset(_unlabelled(), 64, Augment(), seed=3, pairs=True)
+    a, b, y = ds[2]
+    assert y == -1 and a.shape[1:] == b.shape[1:] == (1, 25, 3)
+    assert a.shape != b.shape or not np.allclose(a, b)       # independent draws
+    a2, b2, _ = ds[2]
+    assert np.array_equal(a, a2) and np.array_equal(b, b2)   # seeded by (seed, epoch, clip)
+    x, lengths, labels = collate_pairs([ds[0], ds[1], ds[2]])
+    assert x.shape[0] == 6 and labels.shape == (3,)
+    assert lengths[2] == len(a) and lengths[5] == len(b)     # rows [:B] first views, [B:] second
+    assert torch.allclose(x[5, : len(b)], torch.from_numpy(b))
+
+
+def test_pair_views_need_augmentation():
+    from ms2l.data.clipset import ClipDataset
+    from ms2l.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="augmentation"):
+        ClipDataset(_unlabelled(), 64, None, pairs=True)
+
+
+def test_pretraining_with_pair_views_adds_the_second_view_to_the_contrastive_task(monkeypatch):
+    from ms2l.config import ModelConfig, TaskConfig, default_recipe
+    from ms2l.model import MS2L
+    from ms2l.train import pretrain
+
+    seen = []
+    real = MS2L.ssl_losses
+
+    def spy(self, x, lengths, tasks, original_features=None, perm=None, second=None):
+        seen.append((x.shape[0], None if second is None else second[0].shape[0]))
+        return real(self, x, lengths, tasks, original_features, perm, second)
+
+    monkeypatch.setattr(MS2L, "ssl_losses", spy)
+    for pair in (False, True):
+        seen.clear()
+        model = MS2L(ModelConfig(hidden=16, window=32))
+        recipe = default_recipe("pretrain", epochs=1, batch_size=3, tasks=TaskConfig(pair_views=pair))
+        history = pretrain(model, _unlabelled(), recipe, torch.device("cpu"), progress_bar=False)
+        assert history[0]["samples_per_s"] > 0 and torch.isfinite(torch.tensor(history[0]["contrastive"]))
+        if pair:
+            assert seen == [(3, 3), (3, 3)]   # 6 clips, batches of 3 first views + their 3 second views
+        else:
+            assert seen == [(3, None), (3, None)]
