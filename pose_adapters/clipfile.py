@@ -5,7 +5,8 @@ Arrays (NumPy ``.npz``, never pickled):
 
 ================  ============================================================
 ``joints``        ``[T, V=25, C=3]`` float32, metres, the project convention
-``confidence``    ``[T, V]`` float32 in [0, 1]; a frame whose row is all 0 has no person
+                  (``[M, T, V, C]`` for a clip of ``M`` persons, e.g. a pair from the library)
+``confidence``    ``[T, V]`` (``[M, T, V]``) float32 in [0, 1]; a frame whose rows are all 0 has no person
 ``timestamps``    ``[T]`` float64 seconds, strictly increasing
 ``fps``           scalar float64, the nominal frame rate (0 when unknown)
 ``label``         scalar string, the action ("" for none)
@@ -16,6 +17,8 @@ Arrays (NumPy ``.npz``, never pickled):
 
 Older files may lack ``confidence`` (all joints seen), ``timestamps`` (taken from
 ``fps``, else 30 fps) or call the timestamps ``t``; :func:`read_clip` accepts them.
+Only ``read_clip(path, multi=True)`` accepts a clip of several persons (a ``[1, T, V, C]``
+file is one person either way); replay takes one person.
 """
 from __future__ import annotations
 
@@ -35,7 +38,8 @@ DEFAULT_FPS = 30.0
 
 @dataclass(frozen=True)
 class SkeletonClip:
-    """One person's skeleton clip: ``joints[T, V, C]``, ``confidence[T, V]``, ``timestamps[T]`` s."""
+    """A skeleton clip: ``joints[T, V, C]``, ``confidence[T, V]``, ``timestamps[T]`` s (one person), or
+    ``joints[M, T, V, C]``, ``confidence[M, T, V]`` for ``M >= 2`` persons (read with ``multi=True``)."""
 
     joints: np.ndarray
     confidence: np.ndarray
@@ -49,6 +53,10 @@ class SkeletonClip:
     @property
     def frames(self) -> int:
         return len(self.timestamps)
+
+    @property
+    def persons(self) -> int:
+        return 1 if np.ndim(self.joints) == 3 else int(np.shape(self.joints)[0])
 
 
 def write_clip(path: str | Path, clip: SkeletonClip) -> Path:
@@ -69,8 +77,12 @@ def write_clip(path: str | Path, clip: SkeletonClip) -> Path:
     return path
 
 
-def read_clip(path: str | Path) -> SkeletonClip:
-    """Read and check one clip; any problem raises :class:`SkeletonFileError` naming the file."""
+def read_clip(path: str | Path, *, multi: bool = False) -> SkeletonClip:
+    """Read and check one clip; any problem raises :class:`SkeletonFileError` naming the file.
+
+    ``multi``: also accept a clip of several persons (``joints[M, T, 25, 3]``), returned as such;
+    without it such a file is refused.  A one-person clip is always ``[T, 25, 3]``.
+    """
     path = Path(path)
     if not path.is_file():
         raise SkeletonFileError(path, "no such file")
@@ -83,14 +95,21 @@ def read_clip(path: str | Path) -> SkeletonClip:
     if "joints" not in d:
         raise SkeletonFileError(path, "no 'joints' array (expected an ms2l skeleton clip)")
     j = d["joints"]
-    if j.ndim != 3 or j.shape[1:] != (NUM_JOINTS, 3) or not np.issubdtype(j.dtype, np.number):
-        raise SkeletonFileError(path, f"'joints' must be [T, 25, 3] numbers in the NTU-25 convention, "
+    if j.ndim == 4 and j.shape[2:] == (NUM_JOINTS, 3) and len(j) >= 1 and np.issubdtype(j.dtype, np.number):
+        if len(j) > 1 and not multi:
+            raise SkeletonFileError(path, f"'joints' holds {len(j)} persons {list(j.shape)}; "
+                                          "this takes one person's clip [T, 25, 3]")
+    elif j.ndim != 3 or j.shape[1:] != (NUM_JOINTS, 3) or not np.issubdtype(j.dtype, np.number):
+        want = "[T, 25, 3] (or [M, T, 25, 3])" if multi else "[T, 25, 3]"
+        raise SkeletonFileError(path, f"'joints' must be {want} numbers in the NTU-25 convention, "
                                       f"got {list(j.shape)} {j.dtype}")
-    T = len(j)
+    T = j.shape[-3]
+    lead = j.shape[:-2]  # (T,) or (M, T)
     c = d.get("confidence")
-    c = np.ones((T, NUM_JOINTS), np.float32) if c is None else c
-    if c.shape != (T, NUM_JOINTS) or not np.issubdtype(c.dtype, np.number):
-        raise SkeletonFileError(path, f"'confidence' must be [T={T}, 25] numbers, got {list(c.shape)}")
+    c = np.ones((*lead, NUM_JOINTS), np.float32) if c is None else c
+    if c.shape != (*lead, NUM_JOINTS) or not np.issubdtype(c.dtype, np.number):
+        want = f"[T={T}, 25]" if j.ndim == 3 else f"[M={len(j)}, T={T}, 25]"
+        raise SkeletonFileError(path, f"'confidence' must be {want} numbers, got {list(c.shape)}")
     fps = _scalar(d, "fps", path)
     t = d.get("timestamps", d.get("t"))
     if t is None:
@@ -102,7 +121,9 @@ def read_clip(path: str | Path) -> SkeletonClip:
     if not np.isfinite(t).all() or (T > 1 and np.any(np.diff(t) <= 0)):
         raise SkeletonFileError(path, "timestamps must be finite and strictly increasing")
     ip = d.get("image_points")
-    ip = ip.astype(np.float32) if ip is not None and ip.shape == (T, NUM_JOINTS, 2) else None
+    ip = ip.astype(np.float32) if ip is not None and ip.shape == (*lead, NUM_JOINTS, 2) else None
+    if j.ndim == 4 and len(j) == 1:  # one person, whatever the layout
+        j, c, ip = j[0], c[0], None if ip is None else ip[0]
     label = str(d["label"]) if "label" in d and d["label"].ndim == 0 else ""
     return SkeletonClip(
         joints=j.astype(np.float32), confidence=np.clip(np.nan_to_num(c.astype(np.float32)), 0.0, 1.0),

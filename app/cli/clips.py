@@ -2,7 +2,8 @@
 
     ms2l clips import VIDEO... --label wave [--library DIR]     # pose extraction, one clip per video
     ms2l clips import a01_s01_e00_v01.json S001C001P001R001A011.skeleton   # skeleton files keep their labels
-    ms2l clips import a3_s1_t1_skeleton.mat s01s02/05/001/skeleton_pos.txt # UTD-MHAD, SBU (the more active person)
+    ms2l clips import a3_s1_t1_skeleton.mat s01s02/05/001/skeleton_pos.txt # UTD-MHAD, SBU (a two-person clip)
+    ms2l clips import s01s02/05/001/skeleton_pos.txt --persons 1  # only the more active person of a pair
     ms2l clips import 002_01.bvh --label walk                    # motion capture (BVH files carry no label)
     ms2l clips import EXPORTED_FOLDER                            # a folder written by `clips export`
     ms2l clips list [--label L] [--deleted] [--json]
@@ -74,10 +75,13 @@ def cmd_import(a: argparse.Namespace) -> int:
         if p.is_dir():
             ids += lib.import_folder(p)
         elif p.suffix.lower() in SKELETON_SUFFIXES:
-            ids += lib.import_skeleton_file(p, a.label)
+            ids += lib.import_skeleton_file(p, a.label, a.persons)
         else:
             if not a.label and not a.unlabelled:
                 raise LibraryError(f"{p}: say what the video shows with --label L (or --unlabelled)")
+            if a.persons == 2:
+                raise LibraryError(f"{p}: pose extraction from a video gives one person's clip; --persons 2 is for "
+                                   "skeleton files (record a pair in ms2l-live)")
             with _bar(0, f"extract {p.name}", a.quiet) as bar:
                 def on_frame(done: int, total: int) -> None:
                     if total and bar.total != total:
@@ -91,7 +95,7 @@ def cmd_import(a: argparse.Namespace) -> int:
         print(f"imported {p}", file=sys.stderr)
     infos = lib.list(ids=ids)
     _print({"command": "clips import", "library": str(lib.root), "ids": ids,
-            "clips": [{"id": i.id, "label": i.label, "frames": i.frames, "fps": round(i.fps, 3),
+            "clips": [{"id": i.id, "label": i.label, "frames": i.frames, "persons": i.persons, "fps": round(i.fps, 3),
                        "duration_s": round(i.duration_s, 3), "source": i.source} for i in infos],
             "labels": lib.labels(), "wall_s": time.perf_counter() - t0})
     return 0
@@ -112,9 +116,10 @@ def cmd_list(a: argparse.Namespace) -> int:
     if lib.unlabelled_count():
         print(f"  {'(unlabelled)':<28} {lib.unlabelled_count():>4} clips")
     print()
-    print(f"{'id':>6}  {'label':<24} {'frames':>6} {'fps':>6} {'seconds':>8}  source")
+    print(f"{'id':>6}  {'label':<24} {'frames':>6} {'persons':>7} {'fps':>6} {'seconds':>8}  source")
     for i in infos:
-        print(f"{i.id:>6}  {(i.label or '–'):<24} {i.frames:>6} {i.fps:>6.1f} {i.duration_s:>8.2f}  {i.source}")
+        print(f"{i.id:>6}  {(i.label or '–'):<24} {i.frames:>6} {i.persons:>7} {i.fps:>6.1f} {i.duration_s:>8.2f}  "
+              f"{i.source}")
     return 0
 
 
@@ -187,6 +192,10 @@ def add_commands(sub: Any) -> None:
     q.add_argument("--start", type=float, metavar="S", help="videos: keep from this media time (seconds)")
     q.add_argument("--end", type=float, metavar="S", help="videos: keep up to this media time (seconds)")
     q.add_argument("--max-frames", type=int, metavar="N", help="videos: read at most N frames")
+    q.add_argument("--persons", type=int, choices=(1, 2), default=None,
+                   help="skeleton files: 1 keeps only the most active person of a two-person file, 2 refuses a "
+                        "file showing one (default: as many as the file shows -- SBU and two-body NTU files give "
+                        "two-person clips)")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     lib_arg(q)
     q.set_defaults(func=cmd_import)

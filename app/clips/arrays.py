@@ -24,17 +24,27 @@ def check_arrays(joints: Any, confidence: Any | None, timestamps: Any | None, fp
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """Validate and normalise one clip's arrays.
 
-    Returns ``joints[T, 25, 3]`` float32 (non-finite or unseen joints set to 0 with
-    confidence 0), ``confidence[T, 25]`` float32 in [0, 1], ``timestamps[T]`` float64
-    starting at 0 (from ``fps`` when None) and the frame rate (measured when None).
+    Returns ``joints[T, 25, 3]`` float32 (one person) or ``[M, T, 25, 3]`` (``M >= 2``
+    persons; ``[1, T, 25, 3]`` becomes ``[T, 25, 3]``), non-finite or unseen joints set to 0
+    with confidence 0; ``confidence[T, 25]`` (``[M, T, 25]``) float32 in [0, 1];
+    ``timestamps[T]`` float64 starting at 0 (from ``fps`` when None) and the frame rate
+    (measured when None).  A frame where no person is seen stays in, all zeros.
     """
     j = np.asarray(joints, np.float32)
-    if j.ndim != 3 or j.shape[1:] != (V, 3) or len(j) == 0:
-        raise LibraryError(f"joints must be [T>0, 25, 3] in the NTU-25 convention, got {list(j.shape)}")
-    T = len(j)
-    c = np.ones((T, V), np.float32) if confidence is None else np.asarray(confidence, np.float32)
-    if c.shape != (T, V):
-        raise LibraryError(f"confidence must be [T={T}, 25], got {list(c.shape)}")
+    if j.ndim == 4 and j.shape[2:] == (V, 3) and len(j) >= 1 and j.shape[1] > 0:
+        lead = j.shape[:2]
+    elif j.ndim == 3 and j.shape[1:] == (V, 3) and len(j) > 0:
+        lead = j.shape[:1]
+    else:
+        raise LibraryError(f"joints must be [T>0, 25, 3] (one person) or [M, T>0, 25, 3] (M persons) in the "
+                           f"NTU-25 convention, got {list(j.shape)}")
+    T = lead[-1]
+    c = np.ones((*lead, V), np.float32) if confidence is None else np.asarray(confidence, np.float32)
+    if c.shape != (*lead, V):
+        want = f"[T={T}, 25]" if len(lead) == 1 else f"[M={lead[0]}, T={T}, 25]"
+        raise LibraryError(f"confidence must be {want}, got {list(c.shape)}")
+    if len(lead) == 2 and lead[0] == 1:
+        j, c = j[0], c[0]
     c = np.clip(np.nan_to_num(c, nan=0.0), 0.0, 1.0)
     bad = ~np.isfinite(j).all(-1)
     c = np.where(bad, 0.0, c).astype(np.float32)
@@ -52,6 +62,16 @@ def check_arrays(joints: Any, confidence: Any | None, timestamps: Any | None, fp
     if fps is None or not (fps > 0 and math.isfinite(fps)):
         fps = (T - 1) / t[-1] if T > 1 and t[-1] > 0 else 30.0
     return j, c, t, float(fps)
+
+
+def persons_of(joints: np.ndarray) -> int:
+    """Persons in a clip's ``joints``: 1 for ``[T, 25, 3]``, ``M`` for ``[M, T, 25, 3]``."""
+    return 1 if np.ndim(joints) == 3 else int(np.shape(joints)[0])
+
+
+def frames_of(a: np.ndarray, s: slice, persons: int) -> np.ndarray:
+    """Frames ``s`` of a clip array: ``a[s]`` for one person, ``a[:, s]`` for several."""
+    return a[s] if persons == 1 else a[:, s]
 
 
 def make_preview(image: np.ndarray, max_side: int = 160, quality: int = 80) -> bytes:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from .store import ClipStore, Progress
 
 EXPORT_FORMAT = "ms2l-clips"
-EXPORT_VERSION = 1
+EXPORT_VERSION = 2  # 2: the persons column; a pair's arrays are [2, T, 25, 3]
 
 
 class ExportMixin:
@@ -55,6 +55,7 @@ class ExportMixin:
                 p.parent.mkdir(exist_ok=True)
                 p.write_bytes(clip.preview)
             rows.append({"id": clip.id, "file": rel, "label": clip.label or "", "frames": clip.frames,
+                         "persons": clip.persons,
                          "fps": f"{clip.fps:.6g}", "duration_s": f"{clip.duration_s:.3f}", "source": clip.source,
                          "created_at": _iso(clip.created_at), "preview": prev})
             if progress:
@@ -74,23 +75,26 @@ class ExportMixin:
         return {"out": str(out), "clips": len(rows), "labels": counts}
 
 
-INDEX_FIELDS = ("id", "file", "label", "frames", "fps", "duration_s", "source", "created_at", "preview")
+INDEX_FIELDS = ("id", "file", "label", "frames", "persons", "fps", "duration_s", "source", "created_at", "preview")
 
 EXPORT_README = """# ms2l-live clip dataset
 
-Exported by `ms2l clips export` (format `ms2l-clips`, version 1).
+Exported by `ms2l clips export` (format `ms2l-clips`, version 2).
 
 - `index.csv`: one row per clip: `id`, `file` (path relative to this folder), `label`
-  (empty: unlabelled), `frames` (T), `fps`, `duration_s`, `source`, `created_at`
-  (ISO-8601 UTC), `preview` (optional JPEG thumbnail, relative path).
+  (empty: unlabelled), `frames` (T), `persons` (M: 1, or 2 for a two-person clip), `fps`,
+  `duration_s`, `source`, `created_at` (ISO-8601 UTC), `preview` (optional JPEG thumbnail,
+  relative path).
 - `labels.json`: `labels` (sorted), `counts` per label, `unlabelled`, `clips`.
 - `clips/clip_NNNNNN.npz` (NumPy, no pickles): `joints` float32 `[T, 25, 3]` metres,
   `confidence` float32 `[T, 25]` in [0, 1] (a frame whose row is all 0 has no person),
-  `timestamps` float64 `[T]` seconds from 0, `fps` (scalar), `label` (string).
+  `timestamps` float64 `[T]` seconds from 0, `fps` (scalar), `label` (string). A
+  two-person clip has `joints` `[2, T, 25, 3]` and `confidence` `[2, T, 25]` (a person
+  missing from a frame has confidence 0 there). Version 1 had no `persons` and one person.
 
 Joints follow the NTU RGB+D 25-joint order, Kinect camera axes (x to the camera's left,
 y up, z away from the camera), "left" meaning the subject's left. Read one clip with
-`numpy.load(path)`; replay it with `ms2l-live --source clips/clip_000001.npz`; import the
+`numpy.load(path)`; replay a one-person clip with `ms2l-live --source clips/clip_000001.npz`; import the
 folder into another library with `ms2l clips import-dataset FOLDER`.
 """
 

@@ -59,72 +59,92 @@ class ImportMixin:
         src = f"{video}" + ("" if start_s is None and end_s is None else f"@{t[first]:.2f}-{t[last]:.2f}s")
         return self.add(joints[s], conf[s], t[s], label=label, source=src, fps=fps, preview=preview)
 
-    def import_skeleton_file(self: ClipStore, path: str | Path, label: str | None = None) -> list[int]:
+    def import_skeleton_file(self: ClipStore, path: str | Path, label: str | None = None,
+                             persons: int | None = None) -> list[int]:
         """Import one skeleton file of any readable format; returns the new ids (one clip).
 
         NTU ``.skeleton``, NW-UCLA ``.json``, UTD-MHAD ``.mat``, SBU ``skeleton_pos.txt``,
         PKU-MMD ``.txt``, BVH ``.bvh`` (CMU's Character Creator rig and others) and ms2l
-        ``.npz``.  A file showing two people gives the most active one.  ``label``
-        overrides the file's own (NW-UCLA, UTD-MHAD and SBU action names, ``NTU A011``);
-        PKU-MMD and BVH files carry none.  The frame rate is the reader's (the file's for
-        BVH).  A malformed file raises before anything is stored.
+        ``.npz``.  A file showing two people gives a two-person clip (``persons`` 2: SBU
+        always, an NTU file with two real bodies -- not the sensor's short-lived or wide
+        noise bodies -- a PKU-MMD file with both slots used, a two-person ``.npz``).
+        ``persons=1`` keeps only the most active person of such a file (SBU: the one who
+        moves most; NTU: the reader's top body; PKU-MMD: the one present longest);
+        ``persons=2`` insists on two (a file showing one is refused).  ``label`` overrides
+        the file's own (NW-UCLA, UTD-MHAD and SBU action names, ``NTU A011``); PKU-MMD and
+        BVH files carry none.  The frame rate is the reader's (the file's for BVH).  A
+        malformed file raises before anything is stored.
         """
         from pose_adapters.readers import (
             read_bvh_skeleton, read_ntu_skeleton, read_nwucla, read_pkummd, read_sbu, read_utd,
         )
 
+        if persons not in (None, 1, 2):
+            raise LibraryError(f"persons must be 1 or 2 (or None: as the file shows), got {persons!r}")
         path = Path(path)
         suffix = path.suffix.lower()
         if not path.is_file():
             raise FileNotFoundError(f"no such file: {path}")
         if suffix == ".skeleton":
-            s = read_ntu_skeleton(path, max_bodies=1)
-            if len(s.confidence) == 0 or not (s.confidence[0] > 0).any():
+            s = read_ntu_skeleton(path, max_bodies=1 if persons == 1 else 2)
+            if len(s.confidence) == 0 or not (s.confidence > 0).any():
                 raise LibraryError(f"{path}: no person in any frame (the file has no tracked body)")
+            if persons is None and len(s.chosen) > 1 and not all(_ntu_person(s.bodies[b]) for b in s.chosen):
+                s = read_ntu_skeleton(path, max_bodies=1)  # one person and sensor noise: the reader's top body
+            j, c = _keep(path, s.joints, s.confidence, persons, lambda: 0)
             own = f"NTU A{s.action:03d}" if s.action is not None else None
-            return [self.add(s.joints[0], s.confidence[0], None, fps=30.0, label=label or own, source=f"ntu:{s.name}")]
+            return [self.add(j, c, None, fps=30.0, label=label or own, source=f"ntu:{s.name}")]
         if suffix == ".json":
             from ms2l.data import NWUCLA_FPS
 
             c = read_nwucla(path)
             if not (c.confidence > 0).any():
                 raise LibraryError(f"{path}: no person in any frame")
+            _keep(path, c.joints[None], c.confidence[None], persons, lambda: 0)
             return [self.add(c.joints, c.confidence, None, fps=NWUCLA_FPS, label=label or c.label_name,
                              source=f"nw-ucla:{c.name}")]
         if suffix == ".mat":
             u = read_utd(path)
+            _keep(path, u.joints[None], u.confidence[None], persons, lambda: 0)
             return [self.add(u.joints, u.confidence, None, fps=u.fps, label=label or u.label_name,
                              source=f"utd-mhad:{u.name}")]
         if suffix == ".txt" and _is_sbu(path):
             # The reader takes pair, class and take from the folders: give it the whole path (links kept as named).
             b = read_sbu(path.absolute())
             p = _most_active(b.joints, b.confidence)
-            return [self.add(b.joints[p], b.confidence[p], None, fps=b.fps, label=label or b.label_name,
-                             source=f"sbu:{b.name}#p{p + 1}")]
+            j, c = _keep(path, b.joints, b.confidence, persons, lambda: p)
+            src = f"sbu:{b.name}" + (f"#p{p + 1}" if j.ndim == 3 else "")
+            return [self.add(j, c, None, fps=b.fps, label=label or b.label_name, source=src)]
         if suffix == ".txt":
             c = read_pkummd(path)
-            p = int(np.argmax((c.confidence > 0).any(-1).sum(-1)))  # the person present longest
-            seen = (c.confidence[p] > 0).any(-1)
-            if not seen.any():
+            if not (c.confidence > 0).any():
                 raise LibraryError(f"{path}: no person in any frame")
-            return [self.add(c.joints[p], c.confidence[p], None, fps=30.0, label=label, source=f"pku-mmd:{c.name}")]
+            longest = lambda: int(np.argmax((c.confidence > 0).any(-1).sum(-1)))  # noqa: E731 - present longest
+            j, conf = _keep(path, c.joints, c.confidence, persons, longest)
+            return [self.add(j, conf, None, fps=30.0, label=label, source=f"pku-mmd:{c.name}")]
         if suffix == ".bvh":
             motion, joints, confidence = read_bvh_skeleton(path)
+            _keep(path, joints[None], confidence[None], persons, lambda: 0)
             return [self.add(joints, confidence, None, fps=motion.fps, label=label, source=f"bvh:{path.stem}")]
         if suffix == ".npz":
-            clip = read_clip(path)
-            return [self.add(clip.joints, clip.confidence, clip.timestamps, fps=clip.fps or None,
-                             label=label or clip.label, source=str(path))]
+            clip = read_clip(path, multi=True)
+            j, c = clip.joints, clip.confidence
+            if j.ndim == 4:
+                j, c = _keep(path, j, c, persons, lambda: _most_active(clip.joints, clip.confidence))
+            else:
+                _keep(path, j[None], c[None], persons, lambda: 0)
+            return [self.add(j, c, clip.timestamps, fps=clip.fps or None, label=label or clip.label,
+                             source=str(path))]
         raise LibraryError(f"{path}: unknown skeleton file type {suffix!r} "
                            "(.skeleton NTU, .json NW-UCLA, .mat UTD-MHAD, .txt SBU skeleton_pos.txt or PKU-MMD, "
                            ".bvh motion capture, .npz ms2l clip)")
 
     def import_files(self: ClipStore, paths: Sequence[str | Path], label: str | None = None,
-                     progress: Progress | None = None) -> list[int]:
+                     progress: Progress | None = None, persons: int | None = None) -> list[int]:
         """Import skeleton files (see :meth:`import_skeleton_file`), each its own transaction."""
         ids: list[int] = []
         for k, p in enumerate(paths):
-            ids += self.import_skeleton_file(p, label)
+            ids += self.import_skeleton_file(p, label, persons)
             if progress:
                 progress(k + 1, len(paths))
         return ids
@@ -148,7 +168,7 @@ class ImportMixin:
         ids = []
         for k, (row, path, prev) in enumerate(zip(rows, paths, previews)):
             try:
-                clip = read_clip(path)
+                clip = read_clip(path, multi=True)  # a pair stays a pair
             except SkeletonFileError as e:
                 raise LibraryError(f"{path}: cannot read ({e.problem})") from None
             label = row.get("label") or clip.label or None
@@ -179,6 +199,26 @@ def _is_sbu(path: Path) -> bool:
         return False  # the PKU-MMD reader reports the problem
     first = next((ln for ln in head.splitlines() if ln.strip()), "")
     return len(first.strip().rstrip(",").split(",")) == SBU_FIELDS
+
+
+def _ntu_person(body: object) -> bool:
+    """Whether an NTU body is a person by the reader's own noise rules (seen long enough, not wide)."""
+    from pose_adapters.readers.ntu import MAX_SPREAD_RATIO, MIN_BODY_FRAMES
+
+    return len(body.frames) >= MIN_BODY_FRAMES and body.spread_ratio <= MAX_SPREAD_RATIO  # type: ignore[attr-defined]
+
+
+def _keep(path: Path, joints: np.ndarray, confidence: np.ndarray, persons: int | None,
+          pick_one: Callable[[], int]) -> tuple[np.ndarray, np.ndarray]:
+    """The persons to store of ``joints[M, T, V, C]``: those seen in some frame (at most two), or
+    ``persons`` of them (1: ``pick_one()``'s); ``[T, V, C]`` for one person, ``[2, T, V, C]`` for a pair."""
+    present = [m for m in range(len(joints)) if (confidence[m] > 0).any()][:2] or [0]
+    if persons == 2 and len(present) < 2:
+        raise LibraryError(f"{path}: shows one person, not two")
+    if persons == 1 or len(present) == 1:
+        m = pick_one() if persons == 1 else present[0]
+        return joints[m], confidence[m]
+    return joints[present], confidence[present]
 
 
 def _most_active(joints: np.ndarray, confidence: np.ndarray) -> int:

@@ -7,8 +7,10 @@ One SQLite database, ``<library dir>/clips.sqlite3``; the directory defaults to
 ==============  =====================================================================
 ``label``       action name, or NULL for an unlabelled clip (still used by ``joint``)
 ``frames``      ``T``
-``joints``      ``[T, 25, 3]`` float32 little-endian, metres, the project convention
-``confidence``  ``[T, 25]`` float32 in [0, 1]; a frame whose row is all 0 has no person
+``persons``     ``M``: 1, or 2 for a pair (a two-person action); :attr:`Clip.joints` is
+                ``[T, 25, 3]`` for one person and ``[M, T, 25, 3]`` for more
+``joints``      ``[M, T, 25, 3]`` float32 little-endian, metres, the project convention
+``confidence``  ``[M, T, 25]`` float32 in [0, 1]; a frame whose rows are all 0 has no person
 ``timestamps``  ``[T]`` float64 seconds, increasing, starting at 0
 ``fps``         the clip's nominal frame rate (video rate, or measured for a webcam)
 ``source``      where it came from (``camera:0``, a video path, ``nw-ucla:a01_s01_e01_v01``)
@@ -20,7 +22,8 @@ One SQLite database, ``<library dir>/clips.sqlite3``; the directory defaults to
 Durability: WAL journal with ``synchronous=FULL`` and one transaction per
 clip, so a crash or power cut loses at most the clip being written, never the
 library.  The schema is versioned (table ``schema_version``) and migrated
-forward, in one transaction, when an older library is opened.
+forward, in one transaction, when an older library is opened (a failed or
+interrupted migration leaves the file as it was).
 
 This module is the store itself; importers (:mod:`.importers`), export
 (:mod:`.export`) and training data (:mod:`.training`) build on it, and
@@ -39,10 +42,10 @@ import numpy as np
 
 from ..errors import LibraryError
 from ..paths import library_dir as default_library_dir
-from .arrays import V, check_arrays, clean_label
+from .arrays import V, check_arrays, clean_label, frames_of, persons_of
 
 DB_NAME = "clips.sqlite3"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Progress = Callable[[int, int], None]  # (done, total); total 0 when unknown
 
@@ -85,6 +88,28 @@ CREATE INDEX clips_label ON clips (label, deleted_at);
 
 SCHEMA_V2 = "CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at REAL NOT NULL);\n" + _CLIPS_V2
 
+#: Version 3: ``persons`` (M), and blob checks that scale with it (a pair is ``[2, T, 25, 3]``).
+_CLIPS_V3 = """
+CREATE TABLE clips (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    label TEXT CHECK (label IS NULL OR length(trim(label)) > 0),
+    frames INTEGER NOT NULL CHECK (frames > 0),
+    persons INTEGER NOT NULL DEFAULT 1 CHECK (persons >= 1),
+    joints BLOB NOT NULL CHECK (length(joints) = persons * frames * 300),
+    confidence BLOB NOT NULL CHECK (length(confidence) = persons * frames * 100),
+    timestamps BLOB NOT NULL CHECK (length(timestamps) = frames * 8),
+    fps REAL NOT NULL CHECK (fps > 0),
+    source TEXT NOT NULL DEFAULT '',
+    created_at REAL NOT NULL,
+    preview BLOB,
+    deleted_at REAL
+);
+CREATE INDEX clips_label ON clips (label, deleted_at);
+"""
+
+SCHEMA_V3 = "CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at REAL NOT NULL);\n" + _CLIPS_V3
+SCHEMA = SCHEMA_V3  # what a new library is created with
+
 
 def _script(db: sqlite3.Connection, sql: str) -> None:
     """Run ``;``-separated DDL inside the open transaction (``executescript`` would commit it)."""
@@ -93,10 +118,26 @@ def _script(db: sqlite3.Connection, sql: str) -> None:
             db.execute(stmt)
 
 
+def _sequence(db: sqlite3.Connection, table: str) -> int | None:
+    """The AUTOINCREMENT high-water mark of ``table`` (None before its first insert)."""
+    row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,)).fetchone()
+    return None if row is None else int(row[0])
+
+
+def _keep_sequence(db: sqlite3.Connection, seq: int | None) -> None:
+    """Give the rebuilt ``clips`` table the old table's high-water mark, so that an id purged before
+    the migration is never handed out again (an undo can never hit a newer clip)."""
+    if seq is None:
+        return
+    if db.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'clips'", (seq,)).rowcount == 0:
+        db.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('clips', ?)", (seq,))
+
+
 def _migrate_1_to_2(db: sqlite3.Connection) -> None:
     """float32 -> float64 timestamps, ISO -> Unix created_at, preview and deleted_at columns, checks."""
     from datetime import datetime, timezone
 
+    seq = _sequence(db, "clips")
     db.execute("ALTER TABLE clips RENAME TO clips_v1")
     _script(db, _CLIPS_V2)
     rows = db.execute("SELECT id, label, frames, joints, confidence, timestamps, fps, source, created_at "
@@ -114,10 +155,39 @@ def _migrate_1_to_2(db: sqlite3.Connection) -> None:
                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    (cid, label, frames, joints, conf, t64, fps, source, created_s))
     db.execute("DROP TABLE clips_v1")
+    _keep_sequence(db, seq)
+
+
+_V2_COLUMNS = "id, label, frames, joints, confidence, timestamps, fps, source, created_at, preview, deleted_at"
+
+
+def _migrate_2_to_3(db: sqlite3.Connection) -> None:
+    """A ``persons`` column; the blob checks scale with it.
+
+    Every version-2 clip holds exactly one person: the v2 checks (``length(joints) =
+    frames * 300``) admit nothing else, so ``persons = 1`` is what each stored array says,
+    known without decoding one.  The blobs are copied unchanged (one person's ``[T, 25, 3]``
+    is the same bytes as ``[1, T, 25, 3]``) inside SQLite, and the v3 checks verify every row
+    as it goes in.  A row whose sizes break the v2 checks (a damaged file) stops the
+    migration with its ids, and the file stays a version-2 library.
+    """
+    bad = [r[0] for r in db.execute("SELECT id FROM clips WHERE length(joints) != frames * 300 "
+                                    "OR length(confidence) != frames * 100 OR length(timestamps) != frames * 8 "
+                                    "ORDER BY id")]
+    if bad:
+        raise LibraryError(f"clip(s) {', '.join(map(str, bad[:10]))}{' …' if len(bad) > 10 else ''}: array sizes "
+                           "do not match their frame counts; the library was left unchanged (version 2)")
+    seq = _sequence(db, "clips")
+    db.execute("ALTER TABLE clips RENAME TO clips_v2")
+    db.execute("DROP INDEX IF EXISTS clips_label")  # it moved with the table; the new table gets its own
+    _script(db, _CLIPS_V3)
+    db.execute(f"INSERT INTO clips ({_V2_COLUMNS}, persons) SELECT {_V2_COLUMNS}, 1 FROM clips_v2 ORDER BY id")
+    db.execute("DROP TABLE clips_v2")
+    _keep_sequence(db, seq)
 
 
 #: ``MIGRATIONS[v]`` turns a version-``v`` database into version ``v + 1`` (inside one transaction).
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _migrate_1_to_2, 2: _migrate_2_to_3}
 
 
 # --- clips --------------------------------------------------------------------------------------
@@ -135,11 +205,13 @@ class ClipInfo:
     created_at: float
     has_preview: bool
     deleted_at: float | None = None
+    persons: int = 1
 
 
 @dataclass(frozen=True)
 class Clip:
-    """One clip: ``joints[T, 25, 3]`` float32, ``confidence[T, 25]`` float32, ``timestamps[T]`` float64 s."""
+    """One clip: ``joints[T, 25, 3]`` float32, ``confidence[T, 25]`` float32, ``timestamps[T]`` float64 s;
+    a clip of ``M >= 2`` persons (a pair) has ``joints[M, T, 25, 3]`` and ``confidence[M, T, 25]``."""
 
     id: int
     label: str | None
@@ -154,6 +226,10 @@ class Clip:
     @property
     def frames(self) -> int:
         return len(self.timestamps)
+
+    @property
+    def persons(self) -> int:
+        return persons_of(self.joints)
 
     @property
     def duration_s(self) -> float:
@@ -191,6 +267,9 @@ class ClipStore:
         except sqlite3.DatabaseError as e:
             self._db.close()
             raise LibraryError(f"{self.db_path} is not a usable clip library: {e}") from None
+        except BaseException:
+            self._db.close()
+            raise
 
     # -- plumbing ------------------------------------------------------------------------------------
     def close(self) -> None:
@@ -221,7 +300,7 @@ class ClipStore:
             if "schema_version" not in tables:
                 if "clips" in tables:
                     raise LibraryError(f"{self.db_path} has clips but no schema version: not an ms2l-live library")
-                _script(db, SCHEMA_V2)
+                _script(db, SCHEMA)
                 db.execute("INSERT INTO schema_version VALUES (?, ?)", (SCHEMA_VERSION, time.time()))
                 return
             version = int(db.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0)
@@ -238,9 +317,10 @@ class ClipStore:
     def check(self) -> list[str]:
         """Problems found by SQLite's integrity check and a per-clip array check ([] when sound)."""
         problems = [r[0] for r in self._query("PRAGMA integrity_check") if r[0] != "ok"]
-        for cid, frames, j, c, t in self._query("SELECT id, frames, joints, confidence, timestamps FROM clips"):
-            if len(j) != frames * V * 12 or len(c) != frames * V * 4 or len(t) != frames * 8:
-                problems.append(f"clip {cid}: array sizes do not match {frames} frames")
+        for cid, frames, m, j, c, t in self._query("SELECT id, frames, persons, joints, confidence, timestamps "
+                                                   "FROM clips"):
+            if len(j) != m * frames * V * 12 or len(c) != m * frames * V * 4 or len(t) != frames * 8:
+                problems.append(f"clip {cid}: array sizes do not match {frames} frames of {m} person(s)")
         return problems
 
     # -- writing -------------------------------------------------------------------------------------
@@ -249,14 +329,15 @@ class ClipStore:
             created_at: float | None = None) -> int:
         """Store one clip (``joints[T, 25, 3]``, ``confidence[T, 25]``, ``timestamps[T]`` s) in one transaction.
 
+        A clip of several persons (a pair) is ``joints[M, T, 25, 3]``, ``confidence[M, T, 25]``.
         Returns its id.  See :func:`check_arrays` for what is accepted.
         """
         j, c, t, fps = check_arrays(joints, confidence, timestamps, fps)
         with self._tx() as db:
             cur = db.execute(
-                "INSERT INTO clips (label, frames, joints, confidence, timestamps, fps, source, created_at, preview) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (clean_label(label), len(t), j.astype("<f4").tobytes(), c.astype("<f4").tobytes(),
+                "INSERT INTO clips (label, frames, persons, joints, confidence, timestamps, fps, source, created_at, "
+                "preview) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (clean_label(label), len(t), persons_of(j), j.astype("<f4").tobytes(), c.astype("<f4").tobytes(),
                  t.astype("<f8").tobytes(), fps, str(source), time.time() if created_at is None else created_at,
                  preview))
             return int(cur.lastrowid)
@@ -280,7 +361,9 @@ class ClipStore:
         if len(idx) == 0:
             raise LibraryError(f"trim {start}:{end} leaves no frame of clip {clip_id} ({clip.frames} frames)")
         s = slice(idx.start, idx.stop)
-        j, c, t, _ = check_arrays(clip.joints[s], clip.confidence[s], clip.timestamps[s], clip.fps)
+        m = clip.persons
+        j, c, t, _ = check_arrays(frames_of(clip.joints, s, m), frames_of(clip.confidence, s, m), clip.timestamps[s],
+                                  clip.fps)
         with self._tx() as db:
             db.execute("UPDATE clips SET frames = ?, joints = ?, confidence = ?, timestamps = ? WHERE id = ?",
                        (len(t), j.astype("<f4").tobytes(), c.astype("<f4").tobytes(), t.astype("<f8").tobytes(),
@@ -324,14 +407,14 @@ class ClipStore:
             return sum(db.execute(sql + " AND id = ?", [*args, i]).rowcount for i in _ids(ids))
 
     # -- reading -------------------------------------------------------------------------------------
-    _INFO = "id, label, frames, fps, timestamps, source, created_at, preview IS NOT NULL, deleted_at"
+    _INFO = "id, label, frames, fps, timestamps, source, created_at, preview IS NOT NULL, deleted_at, persons"
 
     @staticmethod
     def _info(row: tuple) -> ClipInfo:
-        cid, label, frames, fps, ts, source, created, has_prev, deleted = row
+        cid, label, frames, fps, ts, source, created, has_prev, deleted, persons = row
         t = np.frombuffer(ts, "<f8")
         return ClipInfo(int(cid), label, int(frames), float(fps), float(t[-1] - t[0]) if len(t) > 1 else 0.0,
-                        source, float(created), bool(has_prev), deleted)
+                        source, float(created), bool(has_prev), deleted, int(persons))
 
     def list(self, label: Any = ..., *, deleted: bool = False,
              ids: Iterable[int] | None = None) -> list[ClipInfo]:
@@ -371,13 +454,14 @@ class ClipStore:
         return self._info(rows[0])
 
     def get(self, clip_id: int) -> Clip:
-        rows = self._query("SELECT id, label, frames, joints, confidence, timestamps, fps, source, created_at, preview "
-                           "FROM clips WHERE id = ?", (int(clip_id),))
+        rows = self._query("SELECT id, label, frames, persons, joints, confidence, timestamps, fps, source, "
+                           "created_at, preview FROM clips WHERE id = ?", (int(clip_id),))
         if not rows:
             raise LibraryError(f"no clip {clip_id} in {self.root}")
-        cid, label, T, j, c, t, fps, source, created, preview = rows[0]
-        return Clip(int(cid), label, np.frombuffer(j, "<f4").reshape(T, V, 3).astype(np.float32),
-                    np.frombuffer(c, "<f4").reshape(T, V).astype(np.float32),
+        cid, label, T, M, j, c, t, fps, source, created, preview = rows[0]
+        lead = (T,) if M == 1 else (M, T)
+        return Clip(int(cid), label, np.frombuffer(j, "<f4").reshape(*lead, V, 3).astype(np.float32),
+                    np.frombuffer(c, "<f4").reshape(*lead, V).astype(np.float32),
                     np.frombuffer(t, "<f8").astype(np.float64), float(fps), source, float(created), preview)
 
     def clips(self, infos: Iterable[ClipInfo] | None = None) -> Iterator[Clip]:

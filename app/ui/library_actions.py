@@ -24,7 +24,8 @@ class LibraryUi:
     def __init__(self, window: QMainWindow, library: Library, registry: Path | None = None,
                  countdown_s: float = 3.0) -> None:
         self.window, self.library, self.registry = window, library, registry
-        self.record = RecordPanel(window.runtime.snapshot, library, countdown_s=countdown_s)
+        self.record = RecordPanel(window.runtime.snapshot, library, countdown_s=countdown_s,
+                                  model_persons=lambda: _model_persons(window.runtime))
         self.record.message.connect(lambda text: window.statusBar().showMessage(text, 6000))
         self.dock = QDockWidget("Record", window)
         self.dock.setObjectName("record-dock")
@@ -82,6 +83,12 @@ class LibraryUi:
         """Use a freshly trained model now: list it, then switch the runtime to it."""
         self.window.refresh_models()
         self.window.set_model(path)
+
+
+def _model_persons(runtime: Any) -> int:
+    """Persons the runtime's model takes (1 when it cannot say, as the test runtimes cannot)."""
+    config = getattr(getattr(runtime, "recognizer", None), "config", None)
+    return int(getattr(config, "persons", 1) or 1)
 
 
 def install_library(window: QMainWindow, library: Library | str | Path, registry: Path | None = None,

@@ -178,7 +178,8 @@ class LibraryBrowser(QWidget):
             top.setFlags(top.flags() & ~Qt.ItemFlag.ItemIsSelectable)
             self.tree.addTopLevelItem(top)
             for info in infos:
-                item = QTreeWidgetItem([f"#{info.id}", f"{info.duration_s:.1f} s ({info.frames})",
+                item = QTreeWidgetItem([f"#{info.id}", f"{info.duration_s:.1f} s ({info.frames})"
+                                        + (f" · {info.persons} people" if info.persons > 1 else ""),
                                         Path(info.source).name if "/" in info.source else info.source,
                                         time.strftime("%Y-%m-%d %H:%M", time.localtime(info.created_at))])
                 item.setData(0, Qt.ItemDataRole.UserRole, info.id)

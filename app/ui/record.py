@@ -6,6 +6,10 @@ a label picker with "New label…", a recording indicator, and trimming before t
 :class:`app.recording.Take`, and saves the kept frames to the clip library in
 one transaction.  It works the same for a camera and for a video file that is
 playing (which is how a stretch of an opened video is labelled).
+
+*Two people* (or a two-person model loaded) records a pair: the selected person and
+their partner by the live pipeline's rule (:class:`app.clips.recording.Follow`),
+saved as one ``[2, T, 25, 3]`` clip.
 """
 from __future__ import annotations
 
@@ -14,15 +18,17 @@ from typing import Any, Callable
 from PyQt6.QtCore import QElapsedTimer, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QFont
 from PyQt6.QtWidgets import (
-    QButtonGroup, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QInputDialog, QLabel, QPushButton,
+    QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QInputDialog, QLabel, QPushButton,
     QRadioButton, QVBoxLayout, QWidget,
 )
 
 from ..clips import Library, LibraryError, make_preview
-from ..clips.recording import Take, trim_bounds
+from ..clips.recording import Follow, Take, trim_bounds
 from .skeleton_player import TrimDialog
 
 NEW_LABEL = "New label…"
+PAIR_TIP = ("Record the selected person and the person beside them as one two-person clip (an interaction "
+            "such as a handshake). Always on while a two-person model is loaded.")
 IDLE, COUNTDOWN, RECORDING, TRIMMING = "idle", "countdown", "recording", "trimming"
 
 
@@ -37,6 +43,8 @@ class RecordPanel(QWidget):
         trim: show the trim dialog before saving (False: save the frames from the first to
             the last with a person at once).
         ask_label: asks the user for a new label (default: a text input dialog); returns None to cancel.
+        model_persons: returns how many persons the loaded model takes (default: always 1); a
+            two-person model always records pairs.
     """
 
     clipSaved = pyqtSignal(int)  # noqa: N815 - the new clip's id
@@ -45,10 +53,11 @@ class RecordPanel(QWidget):
 
     def __init__(self, snapshot: Callable[[], Any], library: Library, *, countdown_s: float = 3.0, poll_ms: int = 15,
                  trim: bool = True, ask_label: Callable[[QWidget], str | None] | None = None,
-                 parent: QWidget | None = None) -> None:
+                 model_persons: Callable[[], int] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._snapshot = snapshot
-        self._person: int | None = None
+        self._model_persons = model_persons or (lambda: 1)
+        self._follow = Follow()
         self.library = library
         self.countdown_s = countdown_s
         self.trim = trim
@@ -74,6 +83,10 @@ class RecordPanel(QWidget):
         self.duration.setValue(3.0)
         self.duration.setSuffix(" s")
         self.fixed.toggled.connect(self.duration.setEnabled)
+        self.pair = QCheckBox("Two people")
+        self.pair.setToolTip(PAIR_TIP)
+        self._pair_wanted = False  # the user's own choice, kept while a two-person model forces pairs
+        self.pair.toggled.connect(self._pair_toggled)
         self.button = QPushButton()
         self.button.clicked.connect(self.toggle)
         self.indicator = QLabel("")
@@ -92,6 +105,7 @@ class RecordPanel(QWidget):
         length.addWidget(self.duration)
         form.addRow("Length", length)
         form.addRow("", self.until)
+        form.addRow("People", self.pair)
         lay = QVBoxLayout(self)
         lay.addLayout(form)
         lay.addWidget(self.button)
@@ -161,6 +175,7 @@ class RecordPanel(QWidget):
         if not self.current_label():
             self.status.setText("Choose the action first (or New label…)")
             return False
+        self._sync_pair()
         steps = 3 if self.countdown_s > 0 else 0
         self._left = steps
         if steps:
@@ -181,10 +196,13 @@ class RecordPanel(QWidget):
     def _begin(self) -> None:
         snap = self._snapshot()
         stats = getattr(snap, "stats", None)
-        self.take = Take(source=str(getattr(stats, "source", "") or "live"))
+        pair = self.pair_mode()
+        self.take = Take(source=str(getattr(stats, "source", "") or "live"), persons=2 if pair else 1)
         # Several people: the take follows the person selected when it began; frames where that
         # person is gone (or someone else is selected) count as nobody, never as another person.
-        self._person = getattr(snap, "selected", None)
+        # A pair also follows that person's partner, by id, from the first frame that has one.
+        self._follow = Follow(pair=pair)
+        self._follow.start(snap)
         self._clock.start()
         self._set_state(RECORDING)
         self._poll.start()
@@ -197,10 +215,8 @@ class RecordPanel(QWidget):
         snap = self._snapshot()
         frame = getattr(snap, "frame", None)
         if frame is not None:
-            skeleton = getattr(snap, "skeleton", None)
-            if self._person is not None and getattr(snap, "selected", None) != self._person:
-                skeleton = None
-            self.take.add(frame.t, skeleton, getattr(frame, "image", None))
+            skeleton, partner = self._follow.skeletons(snap)
+            self.take.add(frame.t, skeleton, getattr(frame, "image", None), partner)
         if self.fixed.isChecked() and self._clock.elapsed() >= self.duration.value() * 1000:
             self.stop()
 
@@ -265,11 +281,41 @@ class RecordPanel(QWidget):
         self.last_saved = cid
         dur = t[-1] - t[0] if len(t) > 1 else 0.0
         text = f"Saved clip #{cid}: {label}, {dur:.1f} s ({len(t)} frames)"
+        if take.persons == 2:
+            seen = take.partner_seen[start:end]
+            text += (", two people" if seen.all() else
+                     f", two people (the second on {int(seen.sum())} of {len(seen)} frames)" if seen.any() else
+                     ", two people, but nobody was beside the selected person (follow two or more people: "
+                     "Settings, People to follow)")
         self.status.setText(text)
         self.message.emit(text)
         self.refresh_labels(select=label)
         self.clipSaved.emit(cid)
         return cid
+
+    # -- pairs -----------------------------------------------------------------------------------
+    def model_persons(self) -> int:
+        try:
+            return max(1, int(self._model_persons()))
+        except Exception:  # noqa: BLE001 - no model (yet): one person
+            return 1
+
+    def pair_mode(self) -> bool:
+        """Whether the next take records a pair: *Two people* ticked, or a two-person model loaded."""
+        return self.pair.isChecked() or self.model_persons() >= 2
+
+    def _pair_toggled(self, on: bool) -> None:
+        if self.pair.isEnabled():
+            self._pair_wanted = on
+
+    def _sync_pair(self) -> None:
+        """A two-person model ticks *Two people* and locks it; another model gives the user's choice back."""
+        forced = self.model_persons() >= 2
+        self.pair.blockSignals(True)
+        self.pair.setChecked(forced or self._pair_wanted)
+        self.pair.blockSignals(False)
+        self.pair.setEnabled(self.state == IDLE and not forced)
+        self.pair.setToolTip(PAIR_TIP + ("\nThe loaded model judges pairs: every take is a pair." if forced else ""))
 
     # -- display ---------------------------------------------------------------------------------
     def _set_state(self, state: str) -> None:
@@ -279,6 +325,7 @@ class RecordPanel(QWidget):
         self.button.setEnabled(state != TRIMMING)
         for w in (self.label, self.fixed, self.until, self.duration):
             w.setEnabled(state == IDLE and (w is not self.duration or self.fixed.isChecked()))
+        self._sync_pair()
         self._update_indicator()
         self.stateChanged.emit(state)
 

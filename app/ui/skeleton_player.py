@@ -19,11 +19,12 @@ def front_view(joints: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, 
     """Fit a clip's front view (convention x to the camera's left, y up) into a unit box.
 
     ``joints[T, 25, 3]``, ``confidence[T, 25]`` -> (``xy[T, 25, 2]`` in [0, 1] with y down and the
-    subject's left drawn on screen right as a camera sees them, centre x, centre y, scale).
+    subject's left drawn on screen right as a camera sees them, centre x, centre y, scale).  A pair,
+    ``joints[M, T, 25, 3]``, is fitted as one scene (``xy[M, T, 25, 2]``).
     """
     seen = confidence > 0
     if not seen.any():
-        return np.full(joints.shape[:2] + (2,), 0.5, np.float32), 0.0, 0.0, 1.0
+        return np.full(joints.shape[:-1] + (2,), 0.5, np.float32), 0.0, 0.0, 1.0
     x, y = -joints[..., 0], -joints[..., 1]  # screen x grows rightwards = camera's right; y down
     xs, ys = x[seen], y[seen]
     cx, cy = (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2
@@ -33,7 +34,8 @@ def front_view(joints: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, 
 
 
 class SkeletonPlayer(QWidget):
-    """Plays ``joints[T, 25, 3]`` at the clip's own times, looping; :meth:`show_frame` jumps to one frame.
+    """Plays ``joints[T, 25, 3]`` (or a pair's ``[M, T, 25, 3]``) at the clip's own times, looping;
+    :meth:`show_frame` jumps to one frame.
 
     Signals ``frameChanged(int)``.  ``play()``/``pause()``; ``range`` limits playback to a slice.
     """
@@ -61,9 +63,13 @@ class SkeletonPlayer(QWidget):
             self.frame = self.lo = self.hi = 0
             self.update()
             return
-        T = len(joints)
-        conf = np.ones((T, 25), np.float32) if confidence is None else np.asarray(confidence)
-        self._xy, *_ = front_view(np.asarray(joints, np.float32), conf)
+        joints = np.asarray(joints, np.float32)
+        if joints.ndim == 3:
+            joints = joints[None]
+            confidence = None if confidence is None else np.asarray(confidence)[None]
+        T = joints.shape[1]
+        conf = np.ones(joints.shape[:-1], np.float32) if confidence is None else np.asarray(confidence)
+        self._xy, *_ = front_view(joints, conf)  # [M, T, 25, 2]
         self._conf = conf
         self._t = np.arange(T) / 30.0 if timestamps is None else np.asarray(timestamps, float)
         self.lo, self.hi = 0, T
@@ -71,7 +77,11 @@ class SkeletonPlayer(QWidget):
 
     @property
     def frames(self) -> int:
-        return 0 if self._xy is None else len(self._xy)
+        return 0 if self._xy is None else self._xy.shape[1]
+
+    @property
+    def persons(self) -> int:
+        return 0 if self._xy is None else self._xy.shape[0]
 
     def set_range(self, lo: int, hi: int) -> None:
         """Play frames ``lo:hi`` only."""
@@ -118,21 +128,26 @@ class SkeletonPlayer(QWidget):
             return
         side = min(self.width(), self.height()) - 16
         ox, oy = (self.width() - side) / 2, (self.height() - side) / 2
-        xy = self._xy[self.frame] * side + np.array([ox, oy])
-        ok = self._conf[self.frame] > 0
-        for a, b in BONES:
-            if ok[a] and ok[b]:
-                col = QColor(80, 160, 255) if a in _LEFT else QColor(255, 150, 50) if a in _RIGHT else QColor(90, 220, 90)
-                p.setPen(QPen(col, 3))
-                p.drawLine(QPointF(*xy[a]), QPointF(*xy[b]))
-        p.setPen(QPen(QColor(240, 240, 240), 1))
-        p.setBrush(QColor(240, 240, 240))
-        for j in np.flatnonzero(ok):
-            p.drawEllipse(QPointF(*xy[j]), 3, 3)
+        anyone = False
+        for m in range(self.persons):  # the second person of a pair in paler colours
+            xy = self._xy[m, self.frame] * side + np.array([ox, oy])
+            ok = self._conf[m, self.frame] > 0
+            anyone |= bool(ok.any())
+            for a, b in BONES:
+                if ok[a] and ok[b]:
+                    col = (QColor(80, 160, 255) if a in _LEFT else QColor(255, 150, 50) if a in _RIGHT
+                           else QColor(90, 220, 90))
+                    p.setPen(QPen(col.lighter(150) if m else col, 3))
+                    p.drawLine(QPointF(*xy[a]), QPointF(*xy[b]))
+            p.setPen(QPen(QColor(240, 240, 240), 1))
+            p.setBrush(QColor(240, 240, 240))
+            for j in np.flatnonzero(ok):
+                p.drawEllipse(QPointF(*xy[j]), 3, 3)
         p.setPen(QColor(200, 200, 200))
         t = self._t[self.frame] - self._t[0]
         p.drawText(8, self.height() - 8, f"frame {self.frame + 1}/{self.frames}  {t:.2f} s"
-                   + ("" if ok.any() else "  (no person)"))
+                   + (f"  · {self.persons} people" if self.persons > 1 else "")
+                   + ("" if anyone else "  (no person)"))
 
 
 class TrimDialog(QDialog):

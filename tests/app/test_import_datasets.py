@@ -42,12 +42,16 @@ def test_utd_mat_keeps_its_action_and_rate(utd_dir, tmp_path):
     assert lib.get(j).label == "swipe"
 
 
-def test_sbu_take_gives_its_more_active_person(sbu_dir, tmp_path):
+def test_sbu_take_gives_a_pair_or_its_more_active_person(sbu_dir, tmp_path):
     lib = Library(tmp_path / "lib")
     f = sbu_dir / "s01s02" / "05" / "001" / "skeleton_pos.txt"
-    [i] = lib.import_skeleton_file(f)
-    clip, raw = lib.get(i), read_sbu(f)
-    assert clip.label == "shaking hands" and clip.fps == 15 and clip.frames == len(raw.frames)
+    [both] = lib.import_skeleton_file(f)  # an interaction: both people, one two-person clip
+    pair, raw = lib.get(both), read_sbu(f)
+    assert pair.persons == lib.info(both).persons == 2 and pair.source == "sbu:s01s02_05_001"
+    np.testing.assert_array_equal(pair.joints, raw.joints)
+    [i] = lib.import_skeleton_file(f, persons=1)
+    clip = lib.get(i)
+    assert clip.label == "shaking hands" and clip.fps == 15 and clip.frames == len(raw.frames) and clip.persons == 1
     p = [k for k in range(2) if np.array_equal(clip.joints, raw.joints[k])]
     assert p and clip.source == f"sbu:s01s02_05_001#p{p[0] + 1}"
     assert travel(raw.joints[p[0]]) >= travel(raw.joints[1 - p[0]])

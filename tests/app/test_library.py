@@ -108,14 +108,14 @@ def test_migration_from_schema_v1(tmp_path):
     db.commit()
     db.close()
     with Library(tmp_path) as lib:
-        assert lib.schema_version == SCHEMA_VERSION == 2
+        assert lib.schema_version == SCHEMA_VERSION == 3  # through v2 to v3 in one transaction
         clip = lib.get(1)
         assert clip.label == "wave" and clip.timestamps.dtype == np.float64
         np.testing.assert_allclose(clip.timestamps, t - t[0], atol=1e-6)
         np.testing.assert_array_equal(clip.joints, j)
         assert clip.created_at == 1714557600.0 and clip.preview is None
         versions = [r[0] for r in lib._query("SELECT version FROM schema_version ORDER BY version")]
-        assert versions == [1, 2]
+        assert versions == [1, 2, 3] and lib.info(1).persons == 1 and clip.persons == 1
         # the new features work on migrated data
         lib.delete(1)
         assert len(lib) == 0 and lib.undelete(1) == [1]
@@ -279,11 +279,15 @@ def test_import_real_skeleton_files(tmp_path, ntu_dir, nwucla_dir):
     write_pkummd(s.joints, tmp_path / "0002-M.txt", s.confidence)
     [p] = lib.import_skeleton_file(tmp_path / "0002-M.txt", label="handshake")
     assert lib.get(p).label == "handshake" and lib.get(p).frames > 10
+    assert lib.info(p).persons == 2 and lib.info(n).persons == lib.info(u).persons == 1  # a handshake is a pair
     with pytest.raises(LibraryError, match="unknown skeleton file type"):
         (tmp_path / "x.csv").write_text("1")
         lib.import_skeleton_file(tmp_path / "x.csv")
-    cs = lib.clipset(CFG)
-    assert len(cs) == 3
+    with pytest.raises(LibraryError, match="'handshake' has two-person clips .* the model takes 1 person"):
+        lib.clipset(CFG)  # never padded or cut to fit
+    assert len(lib.clipset(CFG, labels=["NTU A011", "pick up with one hand"])) == 2
+    pair = lib.clipset(CFG.replace(persons=2), labels=["handshake"])
+    assert len(pair) == 1 and pair.clips[0].shape[1:] == (2, 25, 3)
 
 
 def test_import_video_uses_pose_extraction(tmp_path, videos_dir):
