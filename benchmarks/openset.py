@@ -66,17 +66,32 @@ def _raw(dataset: str, name: str) -> tuple[np.ndarray, np.ndarray, float]:
     return c.joints, c.confidence, c.fps
 
 
-def _scores(model: Any, clips: Any) -> dict[str, np.ndarray]:
+SCORES = ("msp", "energy", "distance", "cosine", "knn")
+
+
+def _scores(model: Any, clips: Any, bank: Any = None) -> dict[str, np.ndarray]:
+    """Open-set scores of ``clips`` (higher: more novel).  ``bank``: the training clips' raw features
+    ``[N, F]`` for ``knn`` (cosine distance to the 5th nearest training clip, after the classifier's
+    standardisation); ``cosine``: cosine distance to the nearest class prototype (standardised space)."""
     import torch
+    import torch.nn.functional as F
 
     from ms2l.train import extract_features
 
     f = extract_features(model, clips, torch.device("cpu")).float()
     with torch.no_grad():
-        logits = model.classifier.eval()(f)
+        clf = model.classifier.eval()
+        logits = clf(f)
         probs = logits.softmax(-1)
-        return {"pred": probs.argmax(1).numpy(), "msp": (1 - probs.max(1).values).numpy(),
-                "energy": (-torch.logsumexp(logits, 1)).numpy(), "distance": model.classifier.novelty(f).numpy()}
+        z = F.normalize(clf.norm(f), dim=1)
+        out = {"pred": probs.argmax(1).numpy(), "msp": (1 - probs.max(1).values).numpy(),
+               "energy": (-torch.logsumexp(logits, 1)).numpy(), "distance": clf.novelty(f).numpy(),
+               "cosine": (1 - z @ F.normalize(clf.prototypes, dim=1).T).min(1).values.numpy()}
+        if bank is not None:
+            zb = F.normalize(clf.norm(bank), dim=1)
+            k = min(5, len(zb))
+            out["knn"] = (1 - (z @ zb.T).topk(k, dim=1).values[:, -1]).numpy()
+        return out
 
 
 def _stream(model_path: Path, dataset: str, names: list[str]) -> list[dict[str, Any]]:
@@ -137,14 +152,17 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
         train_classifier(model, train, recipe, torch.device("cpu"), progress_bar=False)
     o = calibrate(model, train)
     train_s = time.perf_counter() - t0
-    sk, su = _scores(model, test_known), _scores(model, test_unknown)
+    from ms2l.train import extract_features
+
+    bank = extract_features(model, train, torch.device("cpu")).float()
+    sk, su = _scores(model, test_known, bank), _scores(model, test_unknown, bank)
     closed = 100.0 * float((sk["pred"] == test_known.labels).mean())
     acc_known = sk["distance"] <= 1.0
     r: dict[str, Any] = {
         "dataset": dataset, "fold": fold, "unknown": [train_all.label_names[c] for c in unknown],
         "train_clips": len(train), "test_known": len(test_known), "test_unknown": len(test_unknown),
         "train_s": train_s, "threshold": o["threshold"], "closed_top1": closed,
-        "auroc": {k: auroc(sk[k], su[k]) for k in ("msp", "energy", "distance")},
+        "auroc": {k: auroc(sk[k], su[k]) for k in SCORES},
         "unknown_rejected": 100.0 * float((su["distance"] > 1.0).mean()),
         "known_accepted": 100.0 * float(acc_known.mean()),
         "open_top1": 100.0 * float((acc_known & (sk["pred"] == test_known.labels)).mean()),
@@ -209,18 +227,24 @@ def write_markdown(doc: dict[str, Any], path: Path) -> None:
              f"(the app's training plan), {doc['folds']} folds of held-out actions per dataset. Scores: "
              "`msp` = 1 - top softmax probability, `energy` = -logsumexp(logits), `distance` = distance to the "
              "nearest class prototype (what models ship with; threshold calibrated on the training clips, "
-             "95 % of leave-one-out known scores accepted).", ""]
+             "95 % of leave-one-out known scores accepted), `cosine` = cosine distance to the nearest prototype, "
+             "`knn` = cosine distance to the 5th nearest training clip (both in the classifier's standardised "
+             "feature space).", ""]
     for ds in doc["datasets"]:
         rs = [r for r in doc["runs"] if r["dataset"] == ds]
         if not rs:
             continue
-        lines += [f"## {ds}", "", "| fold | unknown actions | closed top-1 | AUROC msp / energy / distance | "
+        names = [k for k in SCORES if all(k in r["auroc"] for r in rs)]
+        lines += [f"## {ds}", "", f"| fold | unknown actions | closed top-1 | AUROC {' / '.join(names)} | "
                   "unknown rejected | known accepted | open top-1 on known |", "| --- | --- | --- | --- | --- | --- | --- |"]
         for r in rs:
             a = r["auroc"]
-            lines.append(f"| {r['fold']} | {', '.join(r['unknown'])} | {r['closed_top1']:.1f} | {a['msp']:.3f} / "
-                         f"{a['energy']:.3f} / **{a['distance']:.3f}** | {r['unknown_rejected']:.1f} | "
-                         f"{r['known_accepted']:.1f} | {r['open_top1']:.1f} |")
+            cells = " / ".join(f"**{a[k]:.3f}**" if k == "distance" else f"{a[k]:.3f}" for k in names)
+            lines.append(f"| {r['fold']} | {', '.join(r['unknown'])} | {r['closed_top1']:.1f} | {cells} | "
+                         f"{r['unknown_rejected']:.1f} | {r['known_accepted']:.1f} | {r['open_top1']:.1f} |")
+        lines.append("")
+        lines.append("Mean AUROC over folds: " + ", ".join(
+            f"{k} {statistics.fmean(r['auroc'][k] for r in rs):.3f}" for k in names) + ".")
         if all("stream" in r for r in rs):
             lines += ["", "Through the streaming runtime (each clip played once, default settings):", "",
                       "| fold | decided | AUROC | unknown rejected | known accepted | closed top-1 | open top-1 | "
