@@ -214,19 +214,27 @@ def predict_labels(model: Any, clips: Any, device: Any) -> np.ndarray:
     return predict(model, clips, device).argmax(1)
 
 
-def build_model(encoder: str | Path, labels: Sequence[str], strategy: str) -> tuple[Any, dict[str, Any], Any]:
+def build_model(encoder: str | Path, labels: Sequence[str], strategy: str,
+                persons: int | None = None) -> tuple[Any, dict[str, Any], Any]:
     """A fresh MS2L classifier for ``labels`` carrying ``encoder``'s encoder weights.
 
     Returns ``(model, encoder metadata, config)``; the config (frame rate, window,
     normalisation, joint layout) is the encoder's, so the new model reads input as it did.
+    ``persons``: people per clip (default the encoder's); a one-person encoder then runs on
+    each person of a pair (:func:`ms2l.encoders.for_persons`).
     """
     import torch
 
     from ms2l.checkpoint import load_model
+    from ms2l.encoders import for_persons
     from ms2l.model import MS2L
 
     enc, meta = load_model(encoder)
-    config = enc.config.replace(labels=tuple(labels))
+    try:
+        base = for_persons(enc.config, persons) if persons is not None else enc.config
+    except ConfigError as e:
+        raise LibraryError(f"{encoder}: {e}") from None
+    config = base.replace(labels=tuple(labels))
     torch.manual_seed(0)
     model = MS2L(config, with_ssl_heads=strategy == "joint")
     weights = {k: v for k, v in enc.state_dict().items() if k.startswith("encoder.")}
@@ -301,7 +309,10 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
             raise LibraryError("a recogniser needs at least two actions: record or import clips of another action"
                                + (f" (the library has only {labels[0]!r})" if labels else ""))
         device = resolve_device(spec.device)
-        model, enc_meta, config = build_model(spec.encoder, labels, spec.strategy)
+        # Two-person clips (a pair recorded or imported) make a two-person model.
+        chosen = [i for i in lib.list(ids=spec.clip_ids) if i.label in labels]
+        persons = max((i.persons for i in chosen), default=1)
+        model, enc_meta, config = build_model(spec.encoder, labels, spec.strategy, persons)
         check()
         tell(phase="prepare", message="Preparing the clips…", fraction=0.0)
         clips = lib.clipset(config, labels, ids=spec.clip_ids)
@@ -358,7 +369,7 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
             for i, held in enumerate(folds):
                 check()
                 keep = np.setdiff1d(np.arange(len(clips)), held)
-                model_k, _, _ = build_model(spec.encoder, labels, spec.strategy)
+                model_k, _, _ = build_model(spec.encoder, labels, spec.strategy, persons)
                 fit(model_k, clips.subset(keep), clips.subset(held), f"fold {i + 1}/{len(folds)}")
                 pred_all[held] = predict_labels(model_k, clips.subset(held), device)
                 fold_top1.append(100.0 * float((pred_all[held] == clips.labels[held]).mean()))

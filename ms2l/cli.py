@@ -167,8 +167,11 @@ def cmd_train(a: argparse.Namespace) -> int:
                             label_fraction=a.label_fraction, tasks=tasks, precision=a.precision, workers=a.workers,
                             views=a.views)
     if a.encoder is not None:
+        from .encoders import for_persons
+
         encoder, enc_meta = load_model(a.encoder)
-        base = encoder.config
+        # A two-person dataset on a one-person encoder: the encoder runs on each person.
+        base = for_persons(encoder.config, dataset_config(a.dataset, encoder.config).persons)
     else:
         encoder, enc_meta, base = None, None, dataset_config(a.dataset, ModelConfig(window=a.window))
     train = load_dataset(a.dataset, a.data, base, "train", progress=info_d.is_main, protocol=a.protocol)
@@ -180,7 +183,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     model = MS2L(config, with_ssl_heads=a.strategy == "joint")
     if encoder is not None:
         own = model.state_dict()
-        model.load_state_dict({k: v for k, v in encoder.state_dict().items() if k in own and not k.startswith("classifier")}, strict=False)
+        # Heads whose shapes depend on the person count (decoder, projector) start afresh.
+        model.load_state_dict({k: v for k, v in encoder.state_dict().items()
+                               if k in own and not k.startswith("classifier") and v.shape == own[k].shape}, strict=False)
     out = Path(a.out)
     if out.suffix != ".safetensors":
         out = out.with_name(out.name + ".safetensors")

@@ -52,9 +52,48 @@ class GRUEncoder(nn.Module):
         return pad_packed_sequence(out, batch_first=True, total_length=T)[0]  # [B, T, 2H], zeros past each length
 
 
+class PersonsGRUEncoder(GRUEncoder):
+    """The MS²L GRU run on each person alone (shared weights), features side by side.
+
+    ``x[B, T, D = M*V*C]`` -> ``h[B, T, M * 2H]``: person ``m``'s frames go through the one-person
+    GRU, so a two-person model can start from an encoder pretrained on single people (its weights
+    have the one-person shapes); how the two move relative to each other stays in the coordinates,
+    which :func:`pose_adapters.normalize` takes in the first person's body frame.
+    """
+
+    def __init__(self, persons: int, person_dim: int, hidden: int = 300, layers: int = 2):
+        super().__init__(person_dim, hidden, layers)
+        self.persons = persons
+        self.out_dim = persons * 2 * hidden
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        B, T, _ = x.shape
+        M = self.persons
+        xp = x.reshape(B, T, M, -1).permute(0, 2, 1, 3).reshape(B * M, T, -1)  # [B*M, T, V*C]
+        h = super().forward(xp, lengths.repeat_interleave(M))                     # [B*M, T, 2H]
+        return h.reshape(B, M, T, -1).permute(0, 2, 1, 3).reshape(B, T, -1)       # [B, T, M*2H]
+
+
 @register_encoder("gru")
 def _gru(config: ModelConfig) -> nn.Module:
     return GRUEncoder(config.input_dim, config.hidden, config.layers)
+
+
+@register_encoder("gru-persons")
+def _gru_persons(config: ModelConfig) -> nn.Module:
+    return PersonsGRUEncoder(config.persons, config.joints * config.coords, config.hidden, config.layers)
+
+
+def for_persons(config: ModelConfig, persons: int) -> ModelConfig:
+    """``config`` for a model of ``persons`` people built on its encoder's weights: a one-person
+    ``gru`` encoder becomes ``gru-persons`` (the same weights, run on each person)."""
+    if persons == config.persons:
+        return config
+    if config.encoder == "gru" and config.persons == 1:
+        return config.replace(persons=persons, encoder="gru-persons")
+    if config.encoder == "gru-persons":
+        return config.replace(persons=persons)
+    raise ConfigError(f"an encoder for {config.persons} person(s) ({config.encoder}) cannot read {persons}-person input")
 
 
 def frame_mask(lengths: torch.Tensor, T: int) -> torch.Tensor:

@@ -397,3 +397,23 @@ def test_follow_keeps_one_partner_and_leaves_their_row_empty_when_they_vanish():
     one = Follow()
     one.start(snap(0))
     assert one.skeletons(snap(1))[1] is None and one.skeletons(snap(1))[0] is not None
+
+
+def test_train_on_pairs_makes_a_two_person_model_on_the_one_person_encoder(tmp_path, tiny_encoder):
+    """Two labels of two-person clips: Train builds a ``persons = 2`` model whose encoder is the
+    one-person encoder run on each person, and the live recogniser takes it."""
+    from app.finetune import FinetuneSpec, run_finetune
+    from ms2l.checkpoint import load_model
+
+    with Library(tmp_path / "lib") as lib:
+        for k in range(3):
+            j, c, t = pair(30 + 3 * k)
+            lib.add(j, c, t, label="handshake")
+            lib.add(j[:, ::-1].copy(), c, t, label="push")  # the same pair, backwards: another motion
+        r = run_finetune(FinetuneSpec(strategy="finetune", encoder=str(tiny_encoder), device="cpu", epochs=1), lib,
+                         out=tmp_path / "m")
+    model, meta = load_model(r.model_path)
+    enc, _ = load_model(tiny_encoder)
+    assert (model.config.persons, model.config.encoder) == (2, "gru-persons")
+    assert model.encoder.gru.weight_ih_l0.shape == enc.encoder.gru.weight_ih_l0.shape
+    assert set(r.labels) == {"handshake", "push"}

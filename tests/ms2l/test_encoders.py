@@ -1,0 +1,58 @@
+"""Encoders: the per-person GRU that lets two-person models start from a one-person encoder."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from ms2l.config import ModelConfig
+from ms2l.encoders import PersonsGRUEncoder, for_persons
+from ms2l.errors import ConfigError
+from ms2l.model import MS2L
+
+torch.manual_seed(0)
+
+
+def test_each_person_goes_through_the_one_person_encoder():
+    one = MS2L(ModelConfig(hidden=8, layers=1), with_ssl_heads=False)
+    cfg2 = for_persons(one.config, 2)
+    assert (cfg2.persons, cfg2.encoder) == (2, "gru-persons")
+    two = MS2L(cfg2, with_ssl_heads=False)
+    assert isinstance(two.encoder, PersonsGRUEncoder) and two.encoder.out_dim == 2 * one.encoder.out_dim
+    two.encoder.load_state_dict(one.encoder.state_dict())   # the same weights fit
+    x = torch.randn(3, 10, 2, 25, 3)
+    lengths = torch.tensor([10, 7, 4])
+    h = two.encoder(x.flatten(2), lengths)                   # [B, T, 2 * 2H]
+    F = one.encoder.out_dim
+    for m in range(2):
+        alone = one.encoder(x[:, :, m].flatten(2), lengths)
+        assert torch.allclose(h[..., m * F:(m + 1) * F], alone, atol=1e-6)
+    swapped = two.encoder(x.flip(2).flatten(2), lengths)     # persons swapped: feature blocks swap
+    assert torch.allclose(swapped[..., :F], h[..., F:], atol=1e-6)
+
+
+def test_a_two_person_encoder_cannot_read_one_person_or_other_layouts():
+    assert for_persons(ModelConfig(), 1) == ModelConfig()
+    with pytest.raises(ConfigError, match="cannot read"):
+        for_persons(ModelConfig(persons=2), 3)
+
+
+def test_train_sbu_from_a_one_person_encoder(sbu_dir, tiny_encoder, tmp_path):
+    """``ms2l train --dataset sbu --encoder ONE_PERSON``: a two-person model on that encoder's weights."""
+    import json
+
+    from ms2l.checkpoint import load_model, read_metadata
+    from test_datasets_utd_sbu_pool import links, ms2l
+
+    sbu = links(tmp_path / "sbu", sorted(sbu_dir.glob("s0[12]s0[12]/0[15]/*/skeleton_pos.txt")), root=sbu_dir)
+    out = tmp_path / "sbu.safetensors"
+    code, _, err = ms2l("train", "--strategy", "finetune", "--encoder", tiny_encoder, "--dataset", "sbu",
+                        "--data", sbu, "--protocol", "fold4", "--out", out, "--epochs", "1", "--device", "cpu")
+    assert code == 0, err
+    meta = read_metadata(out)
+    assert meta["config"]["persons"] == 2 and meta["config"]["encoder"] == "gru-persons"
+    model, _ = load_model(out)
+    enc, _ = load_model(tiny_encoder)
+    assert model.encoder.gru.weight_ih_l0.shape == enc.encoder.gru.weight_ih_l0.shape
+    code, text, err = ms2l("evaluate", "--model", out, "--dataset", "sbu", "--data", sbu, "--protocol", "fold4", "--json")
+    assert code == 0, err
+    assert json.loads(text)["n"] > 0
