@@ -17,7 +17,14 @@ class AppError(Exception):
 
 
 class SourceError(AppError, RuntimeError):
-    """A camera, video, stream or clip that cannot be opened or read."""
+    """A camera, video, stream or clip that cannot be opened or read.
+
+    ``reason``: what is wrong, without the source's name (for a caller that names it its own way).
+    """
+
+    def __init__(self, message: str, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason if reason is not None else message
 
 
 class VideoError(SourceError):

@@ -55,8 +55,7 @@ def extract_video(
     try:
         source = VideoSource(str(video), kind="file")
     except SourceError as e:
-        reason = str(e).split(": ", 1)[-1]  # the source's message names the file too
-        raise VideoError(f"cannot open {video} as a video: {reason}") from None
+        raise VideoError(f"cannot open {video} as a video: {e.reason}") from None
     fps = source.fps or 0.0
     total = source.frame_count or 0
     if max_frames is not None:

@@ -75,7 +75,7 @@ def adapt_pose(result: PoseResult) -> Skeleton | None:
     return skeleton
 
 
-def live_window(settings: RuntimeSettings, recognizer: Recognizer) -> tuple[int, int]:
+def window_for(settings: RuntimeSettings, recognizer: Recognizer) -> tuple[int, int]:
     """``(window, min_frames)`` at the model's rate: the settings' when given, else the model's own.
 
     A model trained on the user's clips records the live window it was trained for
@@ -131,7 +131,7 @@ class _Person:
     """One person's stream state: window buffer, smoother, last prediction, recent motion."""
 
     def __init__(self, rec: Recognizer, s: RuntimeSettings) -> None:
-        window, min_frames = live_window(s, rec)
+        window, min_frames = window_for(s, rec)
         self.buffer = WindowBuffer(rec.fps, window, s.reset_after_s, min_frames=min_frames)
         self.smoother = Smoother(rec.labels, threshold=s.threshold, smoothing=s.smoothing, hysteresis=s.hysteresis,
                                  rejection=s.rejection)
@@ -141,7 +141,7 @@ class _Person:
         self.applied = s
 
     def sync(self, rec: Recognizer, s: RuntimeSettings) -> None:
-        window, min_frames = live_window(s, rec)
+        window, min_frames = window_for(s, rec)
         if rec.labels != self.smoother.labels:
             self.smoother = Smoother(rec.labels, threshold=s.threshold, smoothing=s.smoothing, hysteresis=s.hysteresis,
                                      rejection=s.rejection)

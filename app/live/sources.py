@@ -147,7 +147,8 @@ class VideoSource:
                 hint = f"cameras found: {', '.join(f'camera:{i}' for i in found)}" if found else "no camera found"
                 raise SourceError(f"cannot open camera {self.target} ({hint})")
             if self.kind == "file":
-                raise SourceError(f"cannot read {self.target}: not a video OpenCV can decode (corrupt or unsupported)")
+                why = "not a video OpenCV can decode (corrupt or unsupported)"
+                raise SourceError(f"cannot read {self.target}: {why}", reason=why)
             raise SourceError(f"cannot open stream {self.target}")
         fps = cap.get(cv2.CAP_PROP_FPS)
         self.fps = float(fps) if fps and np.isfinite(fps) and 0 < fps < 1000 else None
@@ -157,8 +158,9 @@ class VideoSource:
         if not ok or image is None:
             cap.release()
             what = {"camera": f"camera {self.target}", "file": str(self.target), "stream": f"stream {self.target}"}[self.kind]
-            raise SourceError(f"{what} opened but delivered no frame"
-                              + (" (corrupt or empty file)" if self.kind == "file" else " (busy or disconnected?)"))
+            why = "opened but delivered no frame" + (" (corrupt or empty file)" if self.kind == "file"
+                                                     else " (busy or disconnected?)")
+            raise SourceError(f"{what} {why}", reason=why)
         self._cap, self._pending = cap, image
         self._index, self._t_offset, self._failures, self._loop_start = 0, 0.0, 0, 0
         self._last_ok = time.monotonic()

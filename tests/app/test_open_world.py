@@ -10,7 +10,7 @@ import torch
 
 from app.clips import Library
 from app.finetune import FinetuneSpec, run_finetune
-from app.live.pipeline import live_window
+from app.live.pipeline import window_for
 from app.live.recognizer import Recognizer
 from app.live.runtime import Runtime
 from app.live.smoother import Smoother, is_background
@@ -178,8 +178,8 @@ def test_library_models_record_their_live_window_and_rejection(trained):
     assert min(lengths) >= live["min_frames"] and live["window"] >= min(np.percentile(lengths, 90) - 1, cap)
     assert meta["open_set"]["threshold"] > 0 and meta["open_set"]["known_clips"] == len(lengths)
     rec = Recognizer(str(r.model_path), device="cpu")
-    assert live_window(RuntimeSettings(), rec) == (live["window"], live["min_frames"])
-    assert live_window(RuntimeSettings(window=20, min_fill=0.5), rec) == (20, 10)
+    assert window_for(RuntimeSettings(), rec) == (live["window"], live["min_frames"])
+    assert window_for(RuntimeSettings(window=20, min_fill=0.5), rec) == (20, 10)
 
 
 def test_streaming_a_recorded_clip_gives_the_label_clip_evaluation_gives(trained, tmp_path):
