@@ -1,18 +1,40 @@
 #!/usr/bin/env bash
-# Session of 2026-12-02: pair views in pretraining (issue 13, item 3), what ran, in order.
-#   runs/pre-pair : MS²L on the pool, 12 epochs, --pair-views --views tilt,mask,jitter
-#   runs/pre-pair0: the same, --pair-views and no extra views (ablation)
+# Session of 2026-12-02: pair views in pretraining (issue 13, item 3) -- what ran, in order.
+#   runs/pre-pair      : MS²L on the pool, 12 epochs, --pair-views --views tilt,mask,jitter
+#   runs/pre-pair0     : the same with --pair-views only (ablation of the spatial views)
+#   runs/pre-pair-nosbu: as pre-pair on a pool without SBU (an encoder fair for SBU's 5 folds)
+#   benchmarks/run_issue13_pair.sh pretrain   # the three pretrainings (about 20 min each here)
+#   benchmarks/run_issue13_pair.sh            # the evaluations (1 torch thread each)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 R=benchmarks/results
-STAGE=${1:-eval}
-if [ "$STAGE" = pretrain ]; then
-  .venv/bin/ms2l pretrain --dataset pool --data ../shared/datasets --out runs/pre-pair --epochs 12 --pair-views --views tilt,mask,jitter
-  .venv/bin/ms2l pretrain --dataset pool --data ../shared/datasets --out runs/pre-pair0 --epochs 12 --pair-views
+S=../shared/datasets
+if [ "${1:-}" = pretrain ]; then
+  .venv/bin/ms2l pretrain --dataset pool --data $S --out runs/pre-pair --epochs 12 --pair-views --views tilt,mask,jitter
+  .venv/bin/ms2l pretrain --dataset pool --data $S --out runs/pre-pair0 --epochs 12 --pair-views
+  .venv/bin/ms2l pretrain --dataset nw-ucla,utd-mhad,cmu,ntu-samples,bvh-samples \
+      --data $S/nw-ucla/all_sqe,$S/utd-mhad/Skeleton,$S/cmu-mocap-bvh,$S/ntu-samples,$S/bvh-samples \
+      --out runs/pre-pair-nosbu --epochs 12 --pair-views --views tilt,mask,jitter
   exit
 fi
-for enc in "$@"; do :; done
+if [ "${1:-}" = sbu ]; then
+  $PY benchmarks/sbu_folds.py --strategy finetune --epochs 60 \
+      --extra "--encoder runs/pre-pair-nosbu/encoder.safetensors --views mirror,tilt" \
+      --out $R/sbu_pretrained.json --runs runs/sbu-pretrained
+  exit
+fi
+FS="$PY benchmarks/fewshot.py --threads 1 --strategies finetune"
 PAIR=pair=runs/pre-pair/encoder.safetensors
-$PY benchmarks/fewshot.py --dataset nw-ucla --encoders $PAIR --strategies finetune --ks 5 --draws 5 --out $R/fewshot_nwucla.json
-$PY benchmarks/fewshot.py --dataset utd-mhad --encoders $PAIR --strategies finetune --ks 5 --draws 3 --out $R/fewshot_utd.json
+PAIR0=pair-no-views=runs/pre-pair0/encoder.safetensors
+$FS --dataset nw-ucla --encoders $PAIR --ks 5 --draws 5 --out $R/fewshot_nwucla.json
+$FS --dataset utd-mhad --encoders $PAIR --ks 5 --draws 3 --out $R/fewshot_utd.json
+$FS --dataset nw-ucla --encoders $PAIR0 --ks 5 --draws 5 --out $R/fewshot_nwucla.json
+$FS --dataset utd-mhad --encoders $PAIR0 --ks 5 --draws 3 --out $R/fewshot_utd.json
+$FS --dataset nw-ucla --encoders $PAIR --ks 5 --draws 5 --views mirror --out $R/fewshot_nwucla.json
+$FS --dataset utd-mhad --encoders $PAIR --ks 5 --draws 3 --views mirror --out $R/fewshot_utd.json
+$FS --dataset nw-ucla --encoders $PAIR --ks 1,3,10 --draws 5 --out $R/fewshot_nwucla.json
+$FS --dataset utd-mhad --encoders $PAIR --ks 1,3,10 --draws 3 --out $R/fewshot_utd.json
+OMP_NUM_THREADS=1 benchmarks/paper_rows_pool.sh runs/pre-pair pair
+$PY benchmarks/openset.py --threads 1 --encoder runs/pre-pair/encoder.safetensors --stream --videos default \
+    --out $R/openset.json
