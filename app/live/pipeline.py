@@ -56,9 +56,13 @@ def default_pose_factory(mirrored: bool = False, persons: int = 1, tiles: int = 
         from .pose import MediaPipePose
 
         return MediaPipePose(mirrored=mirrored)
+    import os
+
     from .multipose import MultiPose
 
-    return MultiPose(num_poses=persons, mirrored=mirrored, tiles=tiles)
+    # One strip per core: on this 2-core CPU two strips on two threads ran at 15.6 fps against 8.5
+    # on one (benchmarks/results/multiperson.md).
+    return MultiPose(num_poses=persons, mirrored=mirrored, tiles=tiles, threads=min(tiles, os.cpu_count() or 1))
 
 
 def adapt_pose(result: PoseResult) -> Skeleton | None:
