@@ -138,14 +138,14 @@ def _jigsaw_perms(local_batch: int, seed: tuple[int, ...]) -> torch.Tensor:
 class _SSLStep(nn.Module):
     """One pretraining step as a module, so DistributedDataParallel can wrap it."""
 
-    def __init__(self, model: MS2L, tasks: TaskConfig):
+    def __init__(self, model: MS2L, tasks: TaskConfig, pairs: bool = False):
         super().__init__()
-        self.model, self.tasks = model, tasks
+        self.model, self.tasks, self.pairs = model, tasks, pairs
         self.step_seed: tuple[int, ...] = (0,)
 
     def forward(self, x, lengths, y):
         second = None
-        if len(x) == 2 * len(y) and self.tasks.pair_views:  # collate_pairs: [first views; second views]
+        if self.pairs:  # collate_pairs: [first views; second views]
             B = len(y)
             x, lengths, second = x[:B], lengths[:B], (x[B:], lengths[B:])
         perm = _jigsaw_perms(len(x), self.step_seed)
@@ -311,7 +311,7 @@ def pretrain(
     seed_everything(recipe.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     loader = _loader(clips, model.config.window, recipe)
-    return _fit(model, _SSLStep(model, recipe.tasks), params, loader, recipe, device, "pretrain", progress,
+    return _fit(model, _SSLStep(model, recipe.tasks, _pairs(recipe)), params, loader, recipe, device, "pretrain", progress,
                 should_stop, progress_bar, checkpoint_dir, resume)
 
 
