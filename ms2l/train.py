@@ -311,7 +311,8 @@ def pretrain(
     seed_everything(recipe.seed)
     params = [p for p in model.parameters() if p.requires_grad]
     loader = _loader(clips, model.config.window, recipe)
-    return _fit(model, _SSLStep(model, recipe.tasks, _pairs(recipe)), params, loader, recipe, device, "pretrain", progress,
+    step = _SSLStep(model, recipe.tasks, _pairs(recipe))
+    return _fit(model, step, params, loader, recipe, device, "pretrain", progress,
                 should_stop, progress_bar, checkpoint_dir, resume)
 
 
