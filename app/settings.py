@@ -26,7 +26,8 @@ class RuntimeSettings:
         seconds is ``still`` (``still_s`` 0: never).
     persons: how many people to follow (1: the fast single-person pose path; more: MultiPose, a tracker
         and one window, recogniser call and smoother per person).
-    pose_tiles: MultiPose's overlapping strips (2 finds people who are small in a wide frame).
+    pose_tiles: MultiPose's overlapping strips (2 finds people who are small in a wide frame; 0: chosen
+        from what is seen, :mod:`app.live.autostrips`).
     select: the tracked person the single-person outputs follow (None: the largest).
     every_k: classify every k-th processed frame (1 = every frame).
     device, backend: for the recogniser (``auto``/``cpu``/``cuda``; ``auto``/``onnx``/``torch``).
@@ -53,7 +54,7 @@ class RuntimeSettings:
     still_m: float = 0.05
     still_s: float = 1.0
     persons: int = 1
-    pose_tiles: int = 1
+    pose_tiles: int = 0
     select: int | None = None
 
     def __post_init__(self) -> None:
@@ -73,8 +74,8 @@ class RuntimeSettings:
             raise ConfigError(f"rejection must be > 0 (inf: never say none of these), got {self.rejection}")
         if not 1 <= self.persons <= 6:
             raise ConfigError(f"persons must be 1..6, got {self.persons}")
-        if not 1 <= self.pose_tiles <= 4:
-            raise ConfigError(f"pose_tiles must be 1..4, got {self.pose_tiles}")
+        if not 0 <= self.pose_tiles <= 4:
+            raise ConfigError(f"pose_tiles must be 0 (auto) or 1..4, got {self.pose_tiles}")
         if self.still_m < 0 or self.still_s < 0:
             raise ConfigError(f"still_m and still_s must be >= 0, got {self.still_m}, {self.still_s}")
         if self.reset_after_s < 0:

@@ -59,6 +59,7 @@ CONFIGS: dict[str, dict[str, Any] | None] = {
     "strips-3": {"num_poses": 3, "tiles": 2, "poses_per_tile": 3},
     "strips-3-pt2": {"num_poses": 3, "tiles": 2, "poses_per_tile": 2},
     "strips-3-pt2-thr2": {"num_poses": 3, "tiles": 2, "poses_per_tile": 2, "threads": 2},
+    "auto-3": {"num_poses": 3, "auto": True},  # the app's default: whole frame or 2 strips (app.live.autostrips)
 }
 GOAL_TRACKED = 0.90
 GOAL_SWITCHES = 2
@@ -147,14 +148,23 @@ def run_config(name: str, options: dict[str, Any] | None, frames: list[np.ndarra
     from app.types import Frame
 
     width = frames[0].shape[1]
-    estimator = MediaPipePose() if options is None else MultiPose(**options)
+    from app.live.pipeline import default_pose_factory
+
+    def make() -> Any:
+        if options is None:
+            return MediaPipePose()
+        if options.get("auto"):
+            return default_pose_factory(persons=options["num_poses"], tiles=0)
+        return MultiPose(**options)
+
+    estimator = make()
     tracker = Tracker(max_persons=PEOPLE)
     pose_ms, step_ms, seen, reported, found, raw = [], [], [], [], [], []
     observed: list[list[tuple[int, float, float]]] = []
     times: list[float] = []
     try:
         # One warm-up frame outside the clock (graph start-up), then the stream from its start.
-        warm = MediaPipePose() if options is None else MultiPose(**options)
+        warm = make()
         warm.process(Frame(frames[0], 0.0, 0, VIDEO))
         warm.close()
         load_before = os.getloadavg()

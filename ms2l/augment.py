@@ -13,6 +13,8 @@ jitter     Gaussian noise of ``jitter`` (body-size units) on every joint and fra
 dropout    each joint hidden (zeroed) for the whole clip with probability ``joint_dropout``
 mask       one body part (an arm, a leg, the trunk) zeroed in a random stretch of frames
 mirror     half the clips flipped left-right (x negated, left and right joints swapped)
+swap       two-person clips: half of them with the persons' order swapped, re-expressed in the
+           new first person's body frame (SBU's order carries no role)
 =========  ====================================================================
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Iterable
 
 import numpy as np
 
+from pose_adapters import normalize
 from pose_adapters.convention import JOINT_INDEX, MIRROR_PERMUTATION
 
 from .config import VIEWS
@@ -54,12 +57,13 @@ class Augment:
     joint_dropout: float = 0.0
     part_mask: float = 0.0      # probability of masking one body part
     mirror: float = 0.0         # probability of a left-right flip
+    swap: float = 0.0           # probability of swapping two persons
 
     @classmethod
     def with_views(cls, names: Iterable[str] = ()) -> "Augment":
         """The base augmentation plus the named additions at their measured strengths."""
         on = {"tilt": {"tilt_deg": 15.0}, "jitter": {"jitter": 0.01}, "dropout": {"joint_dropout": 0.05},
-              "mask": {"part_mask": 0.5}, "mirror": {"mirror": 0.5}}
+              "mask": {"part_mask": 0.5}, "mirror": {"mirror": 0.5}, "swap": {"swap": 0.5}}
         kw: dict[str, float] = {}
         for n in names:
             if n not in on:
@@ -68,6 +72,8 @@ class Augment:
         return dataclasses.replace(cls(), **kw)
 
     def __call__(self, x: np.ndarray, rng: np.random.Generator, max_frames: int | None = None) -> np.ndarray:
+        if self.swap > 0 and x.shape[1] == 2 and rng.random() < self.swap:
+            x = swap_persons(x)
         T = x.shape[0]
         if T > 1 and self.speed > 0:
             factor = rng.uniform(1 - self.speed, 1 + self.speed)
@@ -105,6 +111,21 @@ class Augment:
         if self.jitter > 0:
             x = x + rng.normal(0.0, self.jitter, x.shape).astype(np.float32)
         return x.astype(np.float32)
+
+
+def swap_persons(x: np.ndarray) -> np.ndarray:
+    """``x[T, 2, V, C]`` with the persons in the other order, in the new first person's body frame.
+
+    Prepared clips are in the first person's frame (:func:`pose_adapters.normalize`), so the
+    swapped clip is normalised again as a live two-person window with that order would be.
+    Zeros stand for missing joints in prepared clips and stay missing.
+    """
+    if x.shape[-2] != 25:  # the reference joints are NTU-25 ones
+        return x[:, ::-1].copy()
+    joints = x[:, ::-1].transpose(1, 0, 2, 3)                      # [M, T, V, C]
+    seen = (joints != 0).any(axis=-1).astype(np.float32)           # [M, T, V]
+    out, _ = normalize(joints, seen)
+    return np.ascontiguousarray(out.transpose(1, 0, 2, 3))         # [T, M, V, C]
 
 
 def crop(x: np.ndarray, max_frames: int, rng: np.random.Generator | None = None) -> np.ndarray:

@@ -82,7 +82,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--resume", action="store_true",
                    help="continue from the checkpoint of an interrupted run with the same --out")
     p.add_argument("--views", type=lambda s: tuple(v.strip() for v in s.split(",") if v.strip()), default=(),
-                   help="extra augmentation views, a comma list of tilt, jitter, dropout, mask, mirror "
+                   help="extra augmentation views, a comma list of tilt, jitter, dropout, mask, mirror, swap "
                         "(default: none; see ms2l/augment.py)")
 
 

@@ -97,7 +97,7 @@ class TaskConfig:
 
 
 #: Switchable augmentation additions (see :mod:`ms2l.augment`).
-VIEWS = ("tilt", "jitter", "dropout", "mask", "mirror")
+VIEWS = ("tilt", "jitter", "dropout", "mask", "mirror", "swap")
 STRATEGIES = ("pretrain", "linear", "finetune", "joint", "scratch", "prototype")
 
 #: Per-strategy defaults (epochs etc.), chosen on the NW-UCLA training views; see README.

@@ -72,9 +72,10 @@ def add_commands(sub: Any) -> None:
     q.add_argument("--persons", type=int, default=3,
                    help="people to follow, each with their own id, window and label (default: 3); 1 is the fast "
                         "one-person path")
-    q.add_argument("--pose-tiles", type=int, default=1,
+    q.add_argument("--pose-tiles", type=int, default=0,
                    help="with several people: cut the frame into this many overlapping strips for the pose "
-                        "detector (2 finds people who are small in a wide frame, e.g. a group; default 1)")
+                        "detector (2 finds people who are small in a wide frame, e.g. a group; 1 the whole frame, "
+                        "for someone close to the camera); default 0: switch between the two from the people seen")
     mirror = q.add_mutually_exclusive_group()
     mirror.add_argument("--mirrored", dest="mirrored", action="store_true", default=None,
                         help="the source shows the subject mirrored (selfie cameras, NTU's RGB videos)")

@@ -51,8 +51,10 @@ ToSkeleton = Callable[[PoseResult], "Skeleton | None"]
 
 def default_pose_factory(mirrored: bool = False, persons: int = 1, tiles: int = 1) -> PoseEstimator:
     """MediaPipe pose, imported only when a pipeline first needs it: the single-person estimator
-    (:mod:`app.live.pose`) for one person, else :class:`app.live.multipose.MultiPose`."""
-    if persons <= 1:
+    (:mod:`app.live.pose`) for one person, else :class:`app.live.multipose.MultiPose` on ``tiles``
+    strips, or with ``tiles = 0`` :class:`app.live.autostrips.AutoStrips` (whole frame or 2 strips,
+    chosen from the people it sees)."""
+    if persons <= 1 and tiles <= 1:
         from .pose import MediaPipePose
 
         return MediaPipePose(mirrored=mirrored)
@@ -62,7 +64,14 @@ def default_pose_factory(mirrored: bool = False, persons: int = 1, tiles: int = 
 
     # One strip per core: on this 2-core CPU two strips on two threads ran at 15.6 fps against 8.5
     # on one (benchmarks/results/multiperson.md).
-    return MultiPose(num_poses=persons, mirrored=mirrored, tiles=tiles, threads=min(tiles, os.cpu_count() or 1))
+    def strips(n: int) -> MultiPose:
+        return MultiPose(num_poses=persons, mirrored=mirrored, tiles=n, threads=min(n, os.cpu_count() or 1))
+
+    if tiles == 0:
+        from .autostrips import AutoStrips
+
+        return AutoStrips(lambda: strips(1), lambda: strips(2), num_poses=persons)
+    return strips(tiles)
 
 
 def adapt_pose(result: PoseResult) -> Skeleton | None:

@@ -34,7 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--persons", type=int, metavar="N", help="people to follow (default: the setting, 3; 1 is the "
                                                               "fast one-person path)")
     p.add_argument("--pose-tiles", type=int, metavar="N", help="pose detector strips with several people (2 for a "
-                                                                "group far from the camera; default: the setting, 1)")
+                                                                "group far from the camera, 1 for someone close, 0 "
+                                                                "to choose from what is seen; default: the setting, 0)")
     p.add_argument("--snapshot", metavar="PNG", help="save a PNG of the window after --exit-after seconds, then exit")
     p.add_argument("--exit-after", type=float, default=None, metavar="SECONDS",
                    help="close after this many seconds (default with --snapshot: 5)")
@@ -147,7 +148,8 @@ def main(argv: list[str] | None = None) -> int:
         ui = ui.replace(loop=True)
         store.save(ui)
     if args.persons is not None or args.pose_tiles is not None:
-        ui = ui.replace(**{k: v for k, v in (("persons", args.persons), ("pose_tiles", args.pose_tiles)) if v})
+        ui = ui.replace(**{k: v for k, v in (("persons", args.persons), ("pose_tiles", args.pose_tiles))
+                           if v is not None})
         store.save(ui)
     model = args.model or store.value("model", "default") or "default"
 

@@ -44,7 +44,8 @@ class UiSettings:
     overlay: draw the skeleton over the video.
     loop: play video files again from the start when they end.
     persons: people followed at once (1: the fast single-person path); pose_tiles: strips for the
-        multi-person pose detector (2 for small people in a wide frame).
+        multi-person pose detector (2 for small people in a wide frame; 0, "auto": chosen from
+        the people seen).
     rejection: how readily "none of these" is said (the model's calibrated threshold times this;
         below 1 stricter, above 1 more lenient).
     """
@@ -59,7 +60,7 @@ class UiSettings:
     loop: bool = False
     rejection: float = 1.0
     persons: int = 3
-    pose_tiles: int = 1
+    pose_tiles: int = 0
 
     def replace(self, **changes: Any) -> "UiSettings":
         return dataclasses.replace(self, **changes)
@@ -116,7 +117,7 @@ class SettingsStore:
         if "persons" in values:
             values["persons"] = min(max(values["persons"], 1), 6)
         if "pose_tiles" in values:
-            values["pose_tiles"] = min(max(values["pose_tiles"], 1), 4)
+            values["pose_tiles"] = min(max(values["pose_tiles"], 0), 4)
         if "rejection" in values:
             values["rejection"] = min(max(values["rejection"], REJECTION_RANGE[0]), REJECTION_RANGE[1])
         return base.replace(**values)
@@ -186,9 +187,11 @@ class SettingsDialog(QDialog):
         form.addRow("Confidence threshold", self.threshold)
         self.persons = QSpinBox(minimum=1, maximum=6, value=settings.persons)
         self.persons.setToolTip("How many people to follow, each with their own label. 1 is the fastest.")
-        self.pose_tiles = QSpinBox(minimum=1, maximum=4, value=settings.pose_tiles)
+        self.pose_tiles = QSpinBox(minimum=0, maximum=4, value=settings.pose_tiles)
+        self.pose_tiles.setSpecialValueText("auto")
         self.pose_tiles.setToolTip("Cut the frame into overlapping strips for the pose detector: 2 finds people "
-                                   "who are small in a wide frame (a group); 1 for a person close to the camera.")
+                                   "who are small in a wide frame (a group); 1 for a person close to the camera; "
+                                   "auto switches between the two from the people it sees.")
         form.addRow("People to follow", self.persons)
         form.addRow("Pose detector strips", self.pose_tiles)
         form.addRow("Smoothing", self.smoothing)
