@@ -74,6 +74,22 @@ def default_pose_factory(mirrored: bool = False, persons: int = 1, tiles: int = 
     return strips(tiles)
 
 
+def _tagged(events: list[ActionEvent] | tuple[ActionEvent, ...], **extra: int) -> tuple[ActionEvent, ...]:
+    """``events`` with the person (and partner) ids they concern in their ``extra``."""
+    return tuple(dataclasses.replace(e, extra={**e.extra, **extra}) for e in events)
+
+
+def _many_result(persons: tuple["PersonResult", ...], follow: int | None, nobody: "ActionState | None",
+                 tm: dict[str, float], ran: bool, newest: Prediction | None) -> "StepResult":
+    """The multi-person step's result: every person, and the single-person fields following ``follow``
+    (``nobody``, the state without a selected person, when that person is not among them)."""
+    events = tuple(e for p in persons for e in p.events)
+    sel = next((p for p in persons if p.id == follow), None)
+    if sel is None:
+        return StepResult(None, None, nobody, events, tm, ran, newest, persons, None)
+    return StepResult(sel.skeleton, sel.prediction, sel.state, events, tm, ran, newest, persons, sel.id)
+
+
 def adapt_pose(result: PoseResult) -> Skeleton | None:
     """The person of a :class:`PoseResult` in the convention, or None when nobody usable was found.
 
@@ -326,15 +342,10 @@ class Pipeline:
                 continue
             newest = pred
             state, events = st.update(frame.t, pred, True, tr.skeleton, s, rec, ready=True)
-            ev = tuple(dataclasses.replace(e, extra={**e.extra, "person": tr.id}) for e in events)
-            out.append(PersonResult(tr.id, tr.box, tr.skeleton, st.prediction, state, ev))
+            out.append(PersonResult(tr.id, tr.box, tr.skeleton, st.prediction, state, _tagged(events, person=tr.id)))
         if newest is None:
             return None
-        sel = next((p for p in out if p.id == self._follow), None)
-        events = tuple(e for p in out for e in p.events)
-        if sel is None:
-            return StepResult(None, None, self._one.smoother.state, events, {}, True, newest, tuple(out), None)
-        return StepResult(sel.skeleton, sel.prediction, sel.state, events, {}, True, newest, tuple(out), sel.id)
+        return _many_result(tuple(out), self._follow, self._one.smoother.state, {}, True, newest)
 
     def _final_prediction(self, person: _Person, frame: Frame, captured_at: float) -> Prediction | None:
         if person.prediction is not None or not person.buffer.person:
@@ -397,7 +408,7 @@ class Pipeline:
                     ran = True
                     newest = new_pred or newest
                 state, events = ps.update(frame.t, new_pred, True, alive[a].skeleton, s, rec, ready=ready)
-                ev = tuple(dataclasses.replace(e, extra={**e.extra, "person": a, "partner": b}) for e in events)
+                ev = _tagged(events, person=a, partner=b)
                 for tid in (a, b):
                     out[tid] = PersonResult(tid, alive[tid].box, alive[tid].skeleton, ps.prediction, state,
                                             ev if tid == a else (), pair_of[tid])
@@ -412,8 +423,8 @@ class Pipeline:
                 ran = True
                 newest = new_pred or newest
             state, events = st.update(frame.t, new_pred, seen, tr.skeleton if seen else None, s, rec)
-            ev = tuple(dataclasses.replace(e, extra={**e.extra, "person": tid}) for e in events)
-            out[tid] = PersonResult(tid, tr.box, tr.skeleton if seen else None, st.prediction, state, ev)
+            out[tid] = PersonResult(tid, tr.box, tr.skeleton if seen else None, st.prediction, state,
+                                    _tagged(events, person=tid))
         t4 = clock()
         persons = tuple(out[tid] for tid in sorted(out))
         # Selection is sticky: the person asked for, else the one followed so far while their track
@@ -424,13 +435,10 @@ class Pipeline:
         if chosen is None:
             chosen = largest([tr for tr in tracks if tr.missed == 0] or tracks)
         self._follow = chosen.id if chosen is not None else None
-        sel = out.get(chosen.id) if chosen is not None else None
-        events = tuple(e for p in persons for e in p.events)
-        if sel is None:
-            state, _ = self._one.smoother.update(frame.t, None, person=False)
+        nobody = None
+        if chosen is None or chosen.id not in out:
+            nobody, _ = self._one.smoother.update(frame.t, None, person=False)
         t5 = clock()
         tm.update(pose=(t1 - t0) * 1e3, adapt=(t2 - t1) * 1e3, buffer=(t3 - t2) * 1e3, model=(t4 - t3) * 1e3,
                   smooth=(t5 - t4) * 1e3, total=(time.monotonic() - captured_at) * 1e3)
-        if sel is None:
-            return StepResult(None, None, state, events, tm, ran, newest, persons, None)
-        return StepResult(sel.skeleton, sel.prediction, sel.state, events, tm, ran, newest, persons, sel.id)
+        return _many_result(persons, self._follow, nobody, tm, ran, newest)
