@@ -66,7 +66,7 @@ def _raw(dataset: str, name: str) -> tuple[np.ndarray, np.ndarray, float]:
     return c.joints, c.confidence, c.fps
 
 
-SCORES = ("msp", "energy", "distance", "cosine", "knn")
+SCORES = ("msp", "energy", "distance", "cosine", "knn", "ssl-knn", "combo")
 
 
 def _scores(model: Any, clips: Any, bank: Any = None) -> dict[str, np.ndarray]:
@@ -156,6 +156,18 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
 
     bank = extract_features(model, train, torch.device("cpu")).float()
     sk, su = _scores(model, test_known, bank), _scores(model, test_unknown, bank)
+    # The pretrained encoder's own features (before fine-tuning pulls every clip towards a known
+    # class): cosine distance to the 5th nearest training clip, and that score added to the
+    # prototype distance, each over its 95 % quantile on the training clips (leave-one-out).
+    ssl = [extract_features(model0, cs, torch.device("cpu")).float() for cs in (train, test_known, test_unknown)]
+    mu, sd = ssl[0].mean(0), ssl[0].std(0).clamp_min(1e-6)
+    zs = [torch.nn.functional.normalize((x - mu) / sd, dim=1) for x in ssl]
+    k = min(5, len(zs[0]) - 1)
+    loo = 1 - (zs[0] @ zs[0].T).topk(k + 1, dim=1).values[:, -1]       # self is the nearest
+    q = float(torch.quantile(loo, 0.95))
+    for sc, z in ((sk, zs[1]), (su, zs[2])):
+        sc["ssl-knn"] = (1 - (z @ zs[0].T).topk(k, dim=1).values[:, -1]).numpy()
+        sc["combo"] = sc["distance"] + sc["ssl-knn"] / q
     closed = 100.0 * float((sk["pred"] == test_known.labels).mean())
     acc_known = sk["distance"] <= 1.0
     r: dict[str, Any] = {

@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     if not DATA.exists():
         print(f"sbu_folds: {DATA} is missing (see ../shared/README.md)", file=sys.stderr)
         return 2
-    doc = {"strategy": a.strategy, "epochs": a.epochs, "folds": [], "machine": f"{os.cpu_count()} CPUs",
+    doc = {"strategy": a.strategy, "epochs": a.epochs, "extra": a.extra, "folds": [], "machine": f"{os.cpu_count()} CPUs",
            "started": time.strftime("%Y-%m-%dT%H:%M:%S")}
     for k in [int(f) for f in a.folds.split(",")]:
         out = a.runs / f"fold{k}"
@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps(doc, indent=1) + "\n")
     lines = ["# SBU Kinect Interaction, 5-fold cross-validation over actor pairs (two-person models)", "",
-             f"`ms2l train --dataset sbu --protocol foldK --strategy {a.strategy} --epochs {a.epochs}` per fold "
+             f"`ms2l train --dataset sbu --protocol foldK --strategy {a.strategy} --epochs {a.epochs}"
+             f"{' ' + a.extra if a.extra else ''}` per fold "
              f"(persons = 2); folds as in docs/datasets.md.", "",
              "| fold | top-1 % | training clips | wall s | CPU share | load |", "| --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {f['fold']} | {f['top1']:.2f} | {f['train_clips']} | {f['wall_s']:.0f} | {f['cpu_share']:.2f} | "
