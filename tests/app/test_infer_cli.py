@@ -64,6 +64,19 @@ def test_infer_on_a_real_video(videos_dir, model, tmp_path):
     assert cap.read()[1].shape == (288, 384, 3)
 
 
+def test_infer_follows_three_people_with_its_defaults(videos_dir, model, tmp_path):
+    # Issue 15's acceptance, on the first 60 frames: no --persons, no --pose-tiles (auto strips).
+    out = tmp_path / "p.jsonl"
+    assert main(["infer", str(videos_dir / "calisthenics-3people.avi"), "--model", model, "--out", str(out),
+                 "--max-frames", "60"]) == 0
+    lines = [d for d in read_lines(out) if not d.get("final")]
+    assert len(lines) == 60
+    late = lines[20:]  # after the switch to strips (frame 7 here) and the tracks' birth
+    three = [d for d in late if len(d["persons"]) == 3]
+    assert len(three) >= 0.8 * len(late), f"three persons in {len(three)} of {len(late)} frames"
+    assert len({p["id"] for d in late for p in d["persons"]}) == 3, "stable ids: three in all"
+
+
 def _clip(tmp_path, n=45, fps=30.0):
     skels = [Skeleton(t=i / fps, frame_index=i, joints=body(i / fps), confidence=np.ones(25, np.float32))
              if not 20 <= i < 24 else None for i in range(n)]
