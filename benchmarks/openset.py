@@ -66,7 +66,30 @@ def _raw(dataset: str, name: str) -> tuple[np.ndarray, np.ndarray, float]:
     return c.joints, c.confidence, c.fps
 
 
-SCORES = ("msp", "energy", "distance", "cosine", "knn", "ssl-knn", "combo", "maha", "ssl-maha")
+SCORES = ("msp", "energy", "distance", "cosine", "knn", "ssl-knn", "combo", "maha", "ssl-maha", "per-class")
+
+
+def _per_class(model: Any, bank: Any, labels: np.ndarray, *tests: Any) -> list[np.ndarray]:
+    """min over classes of (mean squared distance to the class prototype) / that class's own threshold,
+    the 95 % quantile of its training clips' leave-one-out distances (the global one for classes of < 5)."""
+    import torch
+
+    clf = model.classifier.eval()
+    with torch.no_grad():
+        z = clf.norm(bank)
+        y = torch.as_tensor(labels, dtype=torch.long)
+        protos = clf.prototypes
+        t = torch.empty(len(protos))
+        for c in range(len(protos)):
+            zc = z[y == c]
+            n = len(zc)
+            loo = ((zc - (zc.sum(0) - zc) / max(n - 1, 1)) ** 2).mean(1) if n > 1 else torch.zeros(0)
+            t[c] = torch.quantile(loo, 0.95) if n >= 5 else clf.threshold
+        out = []
+        for f in tests:
+            d = ((clf.norm(f)[:, None, :] - protos[None]) ** 2).mean(-1)   # [M, K]
+            out.append((d / t.clamp_min(1e-12)).min(1).values.numpy())
+        return out
 
 
 def _mahalanobis(train: Any, labels: np.ndarray, *tests: Any) -> list[np.ndarray]:
@@ -196,6 +219,7 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
           extract_features(model, test_unknown, torch.device("cpu")).float()]
     sk["maha"], su["maha"] = _mahalanobis(ft[0], train.labels, ft[1], ft[2])
     sk["ssl-maha"], su["ssl-maha"] = _mahalanobis(ssl[0], train.labels, ssl[1], ssl[2])
+    sk["per-class"], su["per-class"] = _per_class(model, ft[0], train.labels, ft[1], ft[2])
     closed = 100.0 * float((sk["pred"] == test_known.labels).mean())
     acc_known = sk["distance"] <= 1.0
     r: dict[str, Any] = {
@@ -272,7 +296,8 @@ def write_markdown(doc: dict[str, Any], path: Path) -> None:
              "feature space); `ssl-knn` = the same in the pretrained encoder's own (not fine-tuned) features, "
              "`combo` = distance + ssl-knn, each over its 95 % training quantile; `maha` / `ssl-maha` = "
              "Mahalanobis distance to the nearest class mean with one shrunk (Ledoit-Wolf) covariance, in the "
-             "fine-tuned / the pretrained encoder's features.", ""]
+             "fine-tuned / the pretrained encoder's features; `per-class` = prototype distance over each class's own "
+             "95 % leave-one-out quantile.", ""]
     for ds in doc["datasets"]:
         rs = [r for r in doc["runs"] if r["dataset"] == ds]
         if not rs:
