@@ -44,6 +44,9 @@ def test_stratified_split_and_plan():
     assert [r.strategy for r in few] == ["linear", "finetune"]
     assert few[1].epochs > many[1].epochs  # fewer clips, more epochs: similar time
     assert training_plan("joint", 50, epochs=3)[1].epochs == 3
+    # Pairs train with their order swapped half the time; one person never.
+    assert all(r.views == ("swap",) for r in training_plan("finetune", 20, persons=2))
+    assert all(r.views == () for r in training_plan("finetune", 20))
 
 
 @pytest.mark.parametrize("strategy", ["finetune", "joint", "linear"])
