@@ -94,7 +94,7 @@ Exported by `ms2l clips export` (format `ms2l-clips`, version 2).
 
 Joints follow the NTU RGB+D 25-joint order, Kinect camera axes (x to the camera's left,
 y up, z away from the camera), "left" meaning the subject's left. Read one clip with
-`numpy.load(path)`; replay a one-person clip with `ms2l-live --source clips/clip_000001.npz`; import the
+`numpy.load(path)`; replay a clip (a pair too) with `ms2l-live --source clips/clip_000001.npz`; import the
 folder into another library with `ms2l clips import-dataset FOLDER`.
 """
 

@@ -296,7 +296,9 @@ class Pipeline:
         t0 = clock()
         if isinstance(frame, SkeletonFrame):  # replayed clip: skeletons are given, no pose stage
             results: PoseResult | list | None = None
-            skeletons = [frame.skeleton] if frame.skeleton is not None else []
+            skeletons = [sk for sk in (frame.skeleton, *frame.others) if sk is not None]
+            if frame.others and s.persons > 1:
+                results = []  # several people: tracked, as from a multi-person pose stage
             t2 = t1 = clock()
         else:
             mir = s.mirror if s.mirror is not None else mirrored

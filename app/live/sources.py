@@ -60,10 +60,12 @@ class Source(Protocol):
 class SkeletonFrame(Frame):
     """A frame that already carries its skeleton (replay): the pose stage is skipped.
 
-    ``image`` is a blank ``[H, W, 3]`` canvas; ``skeleton`` is None for frames without a person.
+    ``image`` is a blank ``[H, W, 3]`` canvas; ``skeleton`` is None for frames without a person;
+    ``others``: the clip's further persons seen in this frame (a two-person clip's partner).
     """
 
     skeleton: Skeleton | None = None
+    others: tuple[Skeleton, ...] = ()
 
 
 @contextlib.contextmanager
@@ -270,7 +272,9 @@ class SkeletonClipSource:
     The file holds ``joints[T, 25, 3]`` float (convention, metres),
     ``confidence[T, 25]`` and ``timestamps[T]`` seconds; optionally
     ``image_points[T, 25, 2]``.  A frame whose confidences are all 0 has no
-    person.  Each frame's image is a blank canvas of ``size`` (W, H); when the
+    person.  A clip of ``M`` persons (``joints[M, T, 25, 3]``, e.g. a pair from the
+    library) gives each frame's first person as ``skeleton`` and the rest as ``others``;
+    with several people followed the runtime tracks them as it would from a camera.  Each frame's image is a blank canvas of ``size`` (W, H); when the
     clip has no image points the skeleton is projected onto it (front view) so
     overlays still show it.  Skeletons are already in the convention, so
     ``mirrored`` is False.
@@ -281,12 +285,18 @@ class SkeletonClipSource:
         if not self.path.exists():
             raise SourceError(f"no such skeleton clip: {self.path}")
         try:
-            clip = read_clip(self.path)
+            clip = read_clip(self.path, multi=True)
         except SkeletonFileError as e:
             raise SourceError(f"cannot read skeleton clip {self.path}: {e.problem}") from None
         T, t = clip.frames, clip.timestamps
-        self.joints, self.confidence, self.timestamps = clip.joints, clip.confidence, clip.timestamps
-        self.image_points = clip.image_points
+        multi = np.ndim(clip.joints) == 4
+        # Persons first: [M, T, 25, 3] (one person: M = 1).
+        self.joints = clip.joints if multi else clip.joints[None]
+        self.confidence = clip.confidence if multi else clip.confidence[None]
+        self.timestamps = clip.timestamps
+        ip = clip.image_points
+        self.image_points = None if ip is None else (ip if multi else ip[None])
+        self.persons = int(self.joints.shape[0])
         self.name = str(self.path)
         self.mirrored = False
         self.loop = bool(loop)
@@ -306,7 +316,7 @@ class SkeletonClipSource:
     def read(self) -> Frame | None:
         if self._closed:
             raise SourceError(f"{self.name} is closed")
-        T = len(self.joints)
+        T = self.joints.shape[1]
         i = self._index
         if T == 0 or (i >= T and not self.loop):
             return None
@@ -314,11 +324,16 @@ class SkeletonClipSource:
         period = (self.timestamps[-1] - self.timestamps[0]) + (1.0 / self.fps if self.fps else 0.0)
         t = float(self.timestamps[k] + lap * period)
         self._index += 1
-        skel = None
-        if (self.confidence[k] > 0).any():
-            ip = self.image_points[k] if self.image_points is not None else self._project(self.joints[k])
-            skel = Skeleton(t=t, frame_index=i, joints=self.joints[k], confidence=self.confidence[k], image_points=ip)
-        return SkeletonFrame(image=self._canvas, t=t, index=i, source=self.name, skeleton=skel)
+        people: list[Skeleton | None] = []
+        for m in range(self.persons):
+            j, c = self.joints[m, k], self.confidence[m, k]
+            if not (c > 0).any():
+                people.append(None)
+                continue
+            ip = self.image_points[m, k] if self.image_points is not None else self._project(j)
+            people.append(Skeleton(t=t, frame_index=i, joints=j, confidence=c, image_points=ip))
+        others = tuple(p for p in people[1:] if p is not None)
+        return SkeletonFrame(image=self._canvas, t=t, index=i, source=self.name, skeleton=people[0], others=others)
 
     def close(self) -> None:
         self._closed = True

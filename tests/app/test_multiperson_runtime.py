@@ -87,3 +87,30 @@ def test_one_person_settings_keep_the_fast_path(tmp_path):
     assert [p["id"] for p in _line(snaps[-1], 1)["persons"]] == [0]
     with pytest.raises(ValueError):
         RuntimeSettings(persons=0)
+
+
+def test_a_two_person_clip_replays_as_two_tracked_people_for_a_two_person_model(tmp_path):
+    # A pair from the library (joints[2, T, 25, 3]) replayed: both people tracked, the pair judged.
+    from app.live.sources import SkeletonClipSource
+    from pose_adapters.clipfile import SkeletonClip, write_clip
+
+    T = 60
+    t = np.arange(T) / 30.0
+    joints = np.stack([np.stack([body(x, person=m) + np.array([1.2 * m - 0.6, 0, 0], np.float32) for x in t])
+                       for m in range(2)]).astype(np.float32)                     # [2, T, 25, 3]
+    conf = np.ones((2, T, 25), np.float32)
+    conf[1, 40:] = 0.0  # the partner leaves the view
+    path = write_clip(tmp_path / "pair.npz", SkeletonClip(joints, conf, t, fps=30.0, label="hug"))
+    src = SkeletonClipSource(path)
+    assert src.persons == 2
+    first = src.read()
+    assert first.skeleton is not None and len(first.others) == 1
+    model = tiny_model(tmp_path / "m2.safetensors", window=8, persons=2)
+    rt = Runtime(str(model), settings=RuntimeSettings(every_k=1, realtime=False, persons=3))
+    snaps = list(rt.run(SkeletonClipSource(path)))
+    a, b = snaps[30].persons
+    assert a.partner == b.id and b.partner == a.id and a.prediction is not None
+    assert len(snaps[-1].persons) == 1  # after the partner left (and the track ended)
+    # One person followed: the first person's stream, as before.
+    one = list(Runtime(str(model), settings=RuntimeSettings(every_k=1, realtime=False)).run(SkeletonClipSource(path)))
+    assert all(s.persons == () for s in one)
