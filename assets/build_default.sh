@@ -8,9 +8,12 @@
 set -euo pipefail
 D=${1:-../shared/datasets}
 DEVICE=${2:-auto}
-ms2l pretrain --dataset pool --data "$D" --out runs/pre-pool --epochs 12 --seed 0 --device "$DEVICE"
+# Pretraining with pair views, 36 epochs (2026-12-02; 49 min on the 2-core CPU): the best few-shot
+# encoder here (benchmarks/results/fewshot.md), and a default model that rejects more other motion.
+ms2l pretrain --dataset pool --data "$D" --out runs/pre-pair36 --epochs 36 --pair-views --views tilt,mask,jitter \
+    --seed 0 --device "$DEVICE"
 ms2l train --strategy finetune --dataset nw-ucla+utd-mhad --data "$D/nw-ucla/all_sqe,$D/utd-mhad/Skeleton" \
-    --encoder runs/pre-pool/encoder.safetensors --epochs 40 --seed 0 --device "$DEVICE" \
+    --encoder runs/pre-pair36/encoder.safetensors --epochs 40 --seed 0 --device "$DEVICE" \
     --negatives cmu,sbu --negatives-data "$D/cmu-mocap-bvh,$D/sbu-kinect-interaction" --out runs/default/default
 for ds in "utd-mhad $D/utd-mhad/Skeleton" "nw-ucla $D/nw-ucla/all_sqe"; do
     set -- $ds
