@@ -107,6 +107,16 @@ class Prediction:
 #: ``no_person``; ``warming_up`` -- a person, the window still filling.
 State = Literal["action", "none", "unknown", "still", "background", "no_person", "warming_up"]
 
+#: Each state but ``action`` in words, for the window and the annotated videos alike.
+STATE_TEXT: dict[str, str] = {
+    "warming_up": "Warming up…",
+    "no_person": "No one in view",
+    "unknown": "Unsure",
+    "none": "None of these",
+    "still": "Still",
+    "background": "No action",
+}
+
 
 @dataclass(frozen=True)
 class ActionState:

@@ -6,7 +6,7 @@ import numpy as np
 
 from pose_adapters import BONES
 
-from ..types import ActionState, Prediction, Skeleton
+from ..types import STATE_TEXT, ActionState, Prediction, Skeleton
 
 _LEFT = (255, 160, 40)  # BGR: subject's left in blue, right in orange, centre in green
 _RIGHT = (40, 140, 255)
@@ -53,7 +53,11 @@ def draw_overlay(image: np.ndarray, skeleton: Skeleton | None, state: ActionStat
         if state.state == "action":
             label, colour = state.action or "", (80, 255, 80)
         else:
-            label, colour = {"unknown": "unknown", "no_person": "no person", "warming_up": "warming up"}[state.state], (200, 200, 200)
+            # Every state has its words (a KeyError here once broke `ms2l infer --annotated` on "none").
+            words = STATE_TEXT.get(state.state, state.state)
+            if state.state == "background" and state.action:
+                words = f"{words} ({state.action})"
+            label, colour = words.replace("…", "..."), (200, 200, 200)  # cv2's font has no ellipsis
         _text(out, label, (int(10 * s), line), 1.0 * s, colour)
     if prediction is not None:
         for i, (name, p) in enumerate(prediction.top(top)):

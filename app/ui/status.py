@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..types import STATE_TEXT as _STATE_TEXT
 from ..types import ActionState
 
 
@@ -44,14 +45,7 @@ def format_stats(stats: Any) -> str:
     ])
 
 
-STATE_TEXT = {
-    "warming_up": "Warming up…",
-    "no_person": "No one in view",
-    "unknown": "Unsure",
-    "none": "None of these",
-    "still": "Still",
-    "background": "No action",
-}
+STATE_TEXT = _STATE_TEXT  # (re-exported: the UI's words are the core's)
 
 
 def action_text(state: ActionState | None) -> tuple[str, str]:

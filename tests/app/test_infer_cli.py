@@ -133,3 +133,16 @@ def test_a_clip_too_short_for_the_window_gets_one_final_decision(tmp_path, model
     final = [d for d in lines if d.get("final")]
     assert len(final) == 1 and lines[-1] is final[0] and final[0]["frame"] == n - 1
     assert len(final[0]["top"]) == 3 and final[0]["state"] in ("action", "unknown", "none", "still")
+
+
+@pytest.mark.parametrize("state", ["none", "unknown", "still", "background", "no_person", "warming_up"])
+def test_the_annotated_video_writes_every_state_in_words(state):
+    # The overlay once knew only three states: a model saying "none of these" broke --annotated.
+    from app.live.draw import draw_overlay
+    from app.types import STATE_TEXT, ActionState
+
+    labels = ("a", "nothing")
+    st = ActionState(0.0, state, "nothing" if state == "background" else None, np.array([0.5, 0.5], np.float32), labels)
+    out = draw_overlay(np.zeros((120, 160, 3), np.uint8), None, st)
+    assert out.shape == (120, 160, 3) and out.any(), "the words were drawn"
+    assert state in STATE_TEXT
