@@ -53,7 +53,6 @@ def draw_overlay(image: np.ndarray, skeleton: Skeleton | None, state: ActionStat
         if state.state == "action":
             label, colour = state.action or "", (80, 255, 80)
         else:
-            # Every state has its words (a KeyError here once broke `ms2l infer --annotated` on "none").
             words = STATE_TEXT.get(state.state, state.state)
             if state.state == "background" and state.action:
                 words = f"{words} ({state.action})"

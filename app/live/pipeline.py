@@ -296,9 +296,8 @@ class Pipeline:
         t0 = clock()
         if isinstance(frame, SkeletonFrame):  # replayed clip: skeletons are given, no pose stage
             results: PoseResult | list | None = None
+            # A pair's clip carries the partner in ``others``: tracked with the rest when persons > 1.
             skeletons = [sk for sk in (frame.skeleton, *frame.others) if sk is not None]
-            if frame.others and s.persons > 1:
-                results = []  # several people: tracked, as from a multi-person pose stage
             t2 = t1 = clock()
         else:
             mir = s.mirror if s.mirror is not None else mirrored
@@ -438,7 +437,7 @@ class Pipeline:
             chosen = largest([tr for tr in tracks if tr.missed == 0] or tracks)
         self._follow = chosen.id if chosen is not None else None
         nobody = None
-        if chosen is None or chosen.id not in out:
+        if chosen is None:  # (every live track is in ``out``)
             nobody, _ = self._one.smoother.update(frame.t, None, person=False)
         t5 = clock()
         tm.update(pose=(t1 - t0) * 1e3, adapt=(t2 - t1) * 1e3, buffer=(t3 - t2) * 1e3, model=(t4 - t3) * 1e3,

@@ -274,10 +274,10 @@ class SkeletonClipSource:
     ``image_points[T, 25, 2]``.  A frame whose confidences are all 0 has no
     person.  A clip of ``M`` persons (``joints[M, T, 25, 3]``, e.g. a pair from the
     library) gives each frame's first person as ``skeleton`` and the rest as ``others``;
-    with several people followed the runtime tracks them as it would from a camera.  Each frame's image is a blank canvas of ``size`` (W, H); when the
-    clip has no image points the skeleton is projected onto it (front view) so
-    overlays still show it.  Skeletons are already in the convention, so
-    ``mirrored`` is False.
+    with several people followed the runtime tracks them as it would from a camera.
+    Each frame's image is a blank canvas of ``size`` (W, H); when the clip has no image
+    points the skeleton is projected onto it (front view) so overlays still show it.
+    Skeletons are already in the convention, so ``mirrored`` is False.
     """
 
     def __init__(self, path: str | Path, *, loop: bool = False, size: tuple[int, int] = (640, 480)):
@@ -289,7 +289,7 @@ class SkeletonClipSource:
         except SkeletonFileError as e:
             raise SourceError(f"cannot read skeleton clip {self.path}: {e.problem}") from None
         T, t = clip.frames, clip.timestamps
-        multi = np.ndim(clip.joints) == 4
+        multi = clip.persons > 1  # read_clip gives one person as [T, 25, 3]
         # Persons first: [M, T, 25, 3] (one person: M = 1).
         self.joints = clip.joints if multi else clip.joints[None]
         self.confidence = clip.confidence if multi else clip.confidence[None]

@@ -4,8 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..types import STATE_TEXT as _STATE_TEXT
-from ..types import ActionState
+from ..types import STATE_TEXT, ActionState
 
 
 def short_name(spec: str | None) -> str:
@@ -43,9 +42,6 @@ def format_stats(stats: Any) -> str:
         f"Latency: {_num(g('latency_ms'), '.0f', 'ms')}",
         f"Dropped: {g('dropped') if g('dropped') is not None else '–'}",
     ])
-
-
-STATE_TEXT = _STATE_TEXT  # (re-exported: the UI's words are the core's)
 
 
 def action_text(state: ActionState | None) -> tuple[str, str]:
