@@ -70,6 +70,20 @@ def _load(dataset: str, data: Path):
     return config, load_dataset(dataset, data, config, "train"), load_dataset(dataset, data, config, "test")
 
 
+#: The config fields that shape an encoder: a benchmark model takes them from the encoder it starts from.
+ENCODER_FIELDS = ("encoder", "hidden", "layers", "velocity")
+
+
+def _encoder_config(spec: str, config):
+    """``config`` with the architecture of ``spec``'s encoder (unchanged for ``scratch``)."""
+    from ms2l.checkpoint import load_model
+
+    if spec == "scratch":
+        return config
+    enc = load_model("default" if spec == "default" else spec.split("=", 1)[1])[0].config
+    return config.replace(**{f: getattr(enc, f) for f in ENCODER_FIELDS})
+
+
 def _encoder_weights(spec: str) -> dict[str, Any] | None:
     """Encoder tensors for ``default`` / ``ssl=PATH``; None for ``scratch``."""
     from ms2l.checkpoint import load_model
@@ -262,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     ks = [int(k) for k in a.ks.split(",")]
     for enc in a.encoders.split(","):
         weights = _encoder_weights(enc)
+        enc_config = _encoder_config(enc, config)
         doc.setdefault("encoders", {})[enc] = _encoder_info(enc)
         feats: dict[str, Any] = {}
         for strategy in a.strategies.split(","):
@@ -270,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
                     name = strategy + (f"+{'+'.join(views)}" if views else "")
                     if (enc, name, k, draw) in done:
                         continue
-                    r = run_one(config, train, test, weights, enc, strategy, k, draw, feats, views)
+                    r = run_one(enc_config, train, test, weights, enc, strategy, k, draw, feats, views)
                     doc["runs"].append(r)
                     print(f"{enc:>10} {strategy:>8} k={k:<2} draw {draw}: {r['top1']:.2f} % "
                           f"train {r['train_s']:.1f} s (cpu {r['train_cpu_s']:.1f} s, share {r['cpu_share']:.2f}, "

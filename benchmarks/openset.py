@@ -166,8 +166,17 @@ def _stream(model_path: Path, dataset: str, names: list[str]) -> list[dict[str, 
     return out
 
 
+def _outliers(config: Any) -> Any:
+    """Other motion for outlier exposure: CMU takes cut into windows and SBU's people, one clip each
+    (neither dataset's actions are the benchmark's known or unknown classes)."""
+    from ms2l.data.pool import load_pool, parse_sources
+
+    d = SHARED / "datasets"
+    return load_pool(parse_sources("cmu,sbu", f"{d / 'cmu-mocap-bvh'},{d / 'sbu-kinect-interaction'}"), config)[0]
+
+
 def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[list[int]], stream: bool,
-             tmp: Path) -> dict[str, Any]:
+             tmp: Path, outlier_weight: float = 0.0) -> dict[str, Any]:
     import torch
 
     from app.finetune import build_model, training_plan
@@ -195,8 +204,11 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
     test_unknown = test_all.where(np.isin(test_all.labels, unknown))
     model, _, _ = build_model(encoder, names, strategy)
     t0 = time.perf_counter()
+    outliers = _outliers(config) if outlier_weight > 0 else None
     for recipe in training_plan(strategy, len(train), seed=fold):
-        train_classifier(model, train, recipe, torch.device("cpu"), progress_bar=False)
+        if outliers is not None and recipe.strategy != "linear":
+            recipe.outlier_weight = outlier_weight
+        train_classifier(model, train, recipe, torch.device("cpu"), progress_bar=False, outliers=outliers)
     o = calibrate(model, train)
     train_s = time.perf_counter() - t0
     from ms2l.train import extract_features
@@ -224,6 +236,7 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
     acc_known = sk["distance"] <= 1.0
     r: dict[str, Any] = {
         "dataset": dataset, "fold": fold, "unknown": [train_all.label_names[c] for c in unknown],
+        "outlier_weight": outlier_weight,
         "train_clips": len(train), "test_known": len(test_known), "test_unknown": len(test_unknown),
         "train_s": train_s, "threshold": o["threshold"], "closed_top1": closed,
         "auroc": {k: auroc(sk[k], su[k]) for k in SCORES},
@@ -288,7 +301,9 @@ def _mean(rs: list[dict], key: str, sub: str | None = None) -> float:
 def write_markdown(doc: dict[str, Any], path: Path) -> None:
     lines = ["# Open set: leave-classes-out, \"none of these\"", "",
              f"Machine: {doc['machine']}. Encoder: `{doc['encoder']}`. Strategy: {doc['strategy']} "
-             f"(the app's training plan), {doc['folds']} folds of held-out actions per dataset. Scores: "
+             f"(the app's training plan), {doc['folds']} folds of held-out actions per dataset"
+             + (f"; outlier exposure: fine-tuned also on CMU and SBU motion towards uniform predictions, weight "
+                f"{doc['outlier_weight']}" if doc.get("outlier_weight") else "") + ". Scores: "
              "`msp` = 1 - top softmax probability, `energy` = -logsumexp(logits), `distance` = distance to the "
              "nearest class prototype (what models ship with; threshold calibrated on the training clips, "
              "95 % of leave-one-out known scores accepted), `cosine` = cosine distance to the nearest prototype, "
@@ -356,6 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strategy", default="finetune", help="the app's strategies: prototype, linear, finetune")
     p.add_argument("--stream", action="store_true", help="also run every test clip through the streaming runtime")
     p.add_argument("--videos", metavar="MODEL", help="also measure MODEL's 'none of these' share on the shared videos")
+    p.add_argument("--outliers", type=float, default=0.0, metavar="W",
+                   help="outlier exposure: also fine-tune on CMU and SBU motion towards uniform predictions, "
+                        "with this weight (default 0: off)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "openset.json")
@@ -369,6 +387,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"openset: data not found: {', '.join(missing)} (see ../shared/README.md)", file=sys.stderr)
         return 2
     doc: dict[str, Any] = {"machine": _machine(), "encoder": a.encoder, "strategy": a.strategy, "folds": a.folds,
+                           "outlier_weight": a.outliers,
                            "datasets": datasets, "runs": [], "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                            "load_before": os.getloadavg()[0]}
     c0, t0 = time.process_time(), time.perf_counter()
@@ -378,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
             order = np.random.default_rng(a.seed).permutation(n)
             groups = [sorted(int(c) for c in g) for g in np.array_split(order, a.folds)]
             for fold in range(a.folds):
-                r = run_fold(ds, a.encoder, a.strategy, fold, groups, a.stream, Path(tmp))
+                r = run_fold(ds, a.encoder, a.strategy, fold, groups, a.stream, Path(tmp), a.outliers)
                 doc["runs"].append(r)
                 print(f"{ds} fold {fold}: closed {r['closed_top1']:.1f}, AUROC {r['auroc']}, rejected "
                       f"{r['unknown_rejected']:.1f}, open {r['open_top1']:.1f}"

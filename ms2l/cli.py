@@ -113,7 +113,7 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         if a.protocol is not None:
             raise ConfigError("--protocol is for one dataset; in a pool write NAME:PROTOCOL (e.g. sbu:fold2)")
         # A pool mixes one- and two-person sources: the encoder takes one person, each person of a take a clip.
-        config = ModelConfig(window=a.window)
+        config = ModelConfig(window=a.window, velocity=a.velocity)
         clips, composition = load_pool(parse_sources(a.dataset, a.data), config, progress=dist_info.is_main)
         if len(clips) == 0:
             raise DatasetError(f"the pool {a.dataset} has no clips")
@@ -122,7 +122,7 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         if a.dataset not in DATASETS:
             raise DatasetError(f"unknown dataset {a.dataset!r}; known: {', '.join(DATASETS)}, or a pool of "
                                f"{', '.join(SOURCES)} (comma list), or 'pool'")
-        config = dataset_config(a.dataset, ModelConfig(window=a.window))
+        config = dataset_config(a.dataset, ModelConfig(window=a.window, velocity=a.velocity))
         clips = load_dataset(a.dataset, Path(a.data), config, "train", progress=dist_info.is_main, protocol=a.protocol)
         data_info = {"dataset": a.dataset, **({"protocol": a.protocol} if a.protocol else {}), "split": "train",
                      "clips": len(clips)}
@@ -349,6 +349,8 @@ def add_commands(sub: argparse._SubParsersAction, *, optional_data: bool = False
     q.add_argument("--batch-size", type=int, help="clips per step (default: 64)")
     q.add_argument("--lr", type=float, help="Adam learning rate (default: 1e-3, cosine-annealed)")
     q.add_argument("--window", type=int, default=64, help="longest clip in frames seen in training (default: 64)")
+    q.add_argument("--velocity", action="store_true",
+                   help="the encoder also reads each joint's frame-to-frame change (computed inside the model)")
     q.add_argument("--seed", type=int, default=0)
     _train_args(q)
     _device_arg(q)

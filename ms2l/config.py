@@ -30,6 +30,8 @@ class ModelConfig:
     normalization: str = "body"
     labels: tuple[str, ...] = ()
     dropout: float = 0.0
+    # The encoder also reads frame-to-frame joint velocities (computed inside the model).
+    velocity: bool = False
     # Self-supervised heads.
     mask_ratio: float = 0.3
     jigsaw_segments: int = 3
@@ -142,6 +144,9 @@ class Recipe:
     feature_copies: int = 5    # linear: augmented copies of each clip's features
     precision: str = "auto"    # auto (bf16 on CUDA that supports it, else fp32) | bf16 | fp32
     workers: int = 0           # DataLoader worker processes
+    # Outlier exposure: with unlabelled other motion given to training, the weight of the loss
+    # that pulls its predictions towards uniform (0: the other motion is not trained on).
+    outlier_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:

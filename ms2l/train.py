@@ -14,6 +14,7 @@ continues from the last completed epoch.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import time
@@ -153,12 +154,21 @@ class _SSLStep(nn.Module):
         return weighted_total(losses, self.tasks), losses
 
 
-class _ClassifyStep(nn.Module):
-    """Cross-entropy, plus the MS²L tasks for ``joint`` (on ``extra`` unlabelled batches if given)."""
+def outlier_loss(logits: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of ``logits[B, K]`` against the uniform distribution: motion that is none of the
+    classes should favour none of them (Hendrycks et al., "Deep anomaly detection with outlier exposure")."""
+    return -F.log_softmax(logits.float(), dim=-1).mean(-1).mean()
 
-    def __init__(self, model: MS2L, tasks: TaskConfig | None, extra: Iterator | None = None):
+
+class _ClassifyStep(nn.Module):
+    """Cross-entropy, plus the MS²L tasks for ``joint`` (on ``extra`` unlabelled batches if given),
+    plus ``outlier_weight`` x :func:`outlier_loss` on ``outliers`` batches (other motion) if given."""
+
+    def __init__(self, model: MS2L, tasks: TaskConfig | None, extra: Iterator | None = None,
+                 outliers: Iterator | None = None, outlier_weight: float = 0.0):
         super().__init__()
         self.model, self.tasks, self.extra = model, tasks, extra
+        self.outliers, self.outlier_weight = outliers, outlier_weight
         self.step_seed: tuple[int, ...] = (0,)
 
     def forward(self, x, lengths, y):
@@ -166,6 +176,16 @@ class _ClassifyStep(nn.Module):
         logits = self.model.classifier(f)
         loss = F.cross_entropy(logits, y)
         stats = {"correct": (logits.argmax(1) == y).sum().float()}
+        if self.outliers is not None:
+            xo, lo, _ = next(self.outliers)
+            clf = self.model.classifier
+            clf.norm.eval()  # standardise with the known clips' statistics; other motion must not move them
+            try:
+                out = outlier_loss(clf(self.model.features(xo.to(x.device), lo.to(x.device))))
+            finally:
+                clf.norm.train(self.model.training)
+            loss = loss + self.outlier_weight * out
+            stats["outlier"] = out
         if self.tasks is not None:
             if self.extra is not None:
                 xu, lu, _ = next(self.extra)
@@ -343,8 +363,12 @@ def train_classifier(
     validation: ClipSet | None = None,
     checkpoint_dir: Path | None = None,
     resume: bool = False,
+    outliers: ClipSet | None = None,
 ) -> list[dict[str, float]]:
-    """Train ``model``'s classifier with ``recipe.strategy`` (linear / finetune / joint / scratch)."""
+    """Train ``model``'s classifier with ``recipe.strategy`` (linear / finetune / joint / scratch).
+
+    ``outliers``: unlabelled other motion; with ``recipe.outlier_weight > 0`` the stages that train
+    the encoder (finetune / joint / scratch) also learn to favour no class on it."""
     seed_everything(recipe.seed)
     if model.classifier is None:
         raise ValueError("model config has no labels: set labels before training a classifier")
@@ -363,7 +387,10 @@ def train_classifier(
     extra = None
     if joint and unlabelled is not None and len(unlabelled):
         extra = _cycle(_loader(unlabelled, model.config.window, recipe, seed_offset=1))
-    step = _ClassifyStep(model, recipe.tasks if joint else None, extra)
+    other = None
+    if outliers is not None and len(outliers) and recipe.outlier_weight > 0:
+        other = _cycle(_loader(outliers, model.config.window, dataclasses.replace(recipe, views=()), seed_offset=2))
+    step = _ClassifyStep(model, recipe.tasks if joint else None, extra, other, recipe.outlier_weight)
 
     def validate(rec: dict) -> None:
         if validation is not None:

@@ -56,3 +56,27 @@ def test_train_sbu_from_a_one_person_encoder(sbu_dir, tiny_encoder, tmp_path):
     code, text, err = ms2l("evaluate", "--model", out, "--dataset", "sbu", "--data", sbu, "--protocol", "fold4", "--json")
     assert code == 0, err
     assert json.loads(text)["n"] > 0
+
+
+def test_a_velocity_encoder_reads_each_joints_change_and_keeps_the_persons_apart():
+    from ms2l.encoders import VELOCITY_SCALE, with_velocity
+
+    x = torch.randn(2, 6, 75)
+    xv = with_velocity(x)                                        # [B, T, 2D]
+    assert xv.shape == (2, 6, 150) and torch.equal(xv[..., :75], x)
+    assert torch.equal(xv[:, 0, 75:], torch.zeros(2, 75))       # nothing before the first frame
+    assert torch.allclose(xv[:, 3, 75:], VELOCITY_SCALE * (x[:, 3] - x[:, 2]))
+    one = MS2L(ModelConfig(hidden=8, layers=1, velocity=True, labels=("a", "b")))
+    assert one.encoder.gru.input_size == 150 and one.reconstruct.out_features == 75  # predicts joints, not velocities
+    lengths = torch.tensor([6, 3])
+    assert one(x, lengths).shape == (2, 2)
+    # The same clip with its last frames padded away: the velocity of padding does not leak in.
+    short = one.encoder(x[1:, :3], lengths[1:])
+    assert torch.allclose(one.encoder(x, lengths)[1, :3], short[0], atol=1e-6)
+    two = MS2L(for_persons(one.config, 2), with_ssl_heads=False)
+    two.encoder.load_state_dict(one.encoder.state_dict())
+    x2 = torch.randn(1, 5, 2, 25, 3)
+    h = two.encoder(x2.flatten(2), torch.tensor([5]))
+    assert torch.allclose(h[..., 16:], one.encoder(x2[:, :, 1].flatten(2), torch.tensor([5])), atol=1e-6)
+    # Files written before the field existed load as joint-only models.
+    assert ModelConfig.from_dict({k: v for k, v in ModelConfig().to_dict().items() if k != "velocity"}).velocity is False

@@ -106,3 +106,47 @@ def test_default_recipes():
     assert default_recipe("finetune", label_fraction=0.1, epochs=7).epochs == 7
     with pytest.raises(ValueError, match="unknown strategy"):
         default_recipe("magic")
+
+
+def test_outlier_exposure_flattens_predictions_on_other_motion_and_keeps_the_statistics_of_known_clips():
+    """``outliers`` + ``outlier_weight``: the fine-tuned model favours no class on the other motion,
+    and the classifier's standardisation is that of the labelled clips alone."""
+    import dataclasses
+
+    import numpy as np
+    import torch
+
+    from ms2l.config import ModelConfig, Recipe
+    from ms2l.data.clipset import ClipSet
+    from ms2l.evaluate import predict
+    from ms2l.model import MS2L
+    from ms2l.train import extract_features, outlier_loss, train_classifier
+
+    assert abs(float(outlier_loss(torch.zeros(3, 4))) - float(np.log(4))) < 1e-6  # uniform: log K
+    rng = np.random.default_rng(0)
+
+    def clips(offset: float, n: int) -> list[np.ndarray]:
+        t = np.linspace(0, 2 * np.pi, 20, dtype=np.float32)
+        return [(np.sin(t * (1 + i % 2))[:, None, None, None] * np.ones((1, 1, 25, 3), np.float32) + offset
+                 + rng.normal(0, 0.05, (20, 1, 25, 3)).astype(np.float32)) for i in range(n)]
+
+    labels = np.array([0, 1] * 8)
+    known = ClipSet(clips(0.0, 16), labels, ("slow", "fast"))
+    other = ClipSet(clips(3.0, 16), np.zeros(16, int), ("other",))
+    cfg = ModelConfig(hidden=16, layers=1, labels=("slow", "fast"))
+    recipe = Recipe(strategy="finetune", epochs=25, lr=3e-3, batch_size=8, augment=False)
+    runs = {}
+    for w in (0.0, 1.0):
+        torch.manual_seed(0)
+        model = MS2L(cfg, with_ssl_heads=False)
+        train_classifier(model, known, dataclasses.replace(recipe, outlier_weight=w), torch.device("cpu"),
+                         progress_bar=False, outliers=other)
+        runs[w] = (predict(model, other, torch.device("cpu")).max(1).mean(),
+                   predict(model, known, torch.device("cpu")).argmax(1), model)
+    assert runs[1.0][0] < 0.6 < runs[0.0][0]           # near uniform (0.5) on other motion only with the loss
+    assert (runs[1.0][1] == labels).mean() >= 0.9      # and the known clips are still told apart
+    # The standardisation follows the known clips' features, not a mixture with the other motion's.
+    model = runs[1.0][2]
+    fk, fo = (extract_features(model, c, torch.device("cpu")).mean(0) for c in (known, other))
+    mean = model.classifier.norm.running_mean
+    assert float((mean - fk).norm()) < float((mean - (fk + fo) / 2).norm())
