@@ -18,7 +18,8 @@ def model_card(meta: dict[str, Any], title: str = "ms2l model") -> str:
         f"- frame rate: {cfg.get('fps')} fps; live window: {cfg.get('window')} frames "
         f"({cfg.get('window', 0) / max(cfg.get('fps', 1), 1e-9):.1f} s)",
         f"- normalisation: `{cfg.get('normalization')}` (pose_adapters.normalize)",
-        f"- encoder: `{cfg.get('encoder')}`, hidden {cfg.get('hidden')} x 2 directions, {cfg.get('layers')} layers",
+        f"- encoder: `{cfg.get('encoder')}`, hidden {cfg.get('hidden')} x 2 directions, {cfg.get('layers')} layers"
+        + ("; reads joints and their frame-to-frame change" if cfg.get("velocity") else ""),
         "",
         "## Labels",
         "",
@@ -29,6 +30,15 @@ def model_card(meta: dict[str, Any], title: str = "ms2l model") -> str:
     encoder = meta.get("encoder") or {}
     if isinstance(encoder, dict) and encoder.get("data"):
         lines += ["", "## Encoder pretraining data", ""] + _data_lines(encoder["data"])
+    if isinstance(encoder, dict) and isinstance(encoder.get("recipe"), dict):
+        r = encoder["recipe"]
+        tasks = r.get("tasks") if isinstance(r.get("tasks"), dict) else {}
+        on = [t for t in ("motion", "jigsaw", "contrastive") if tasks.get(t)]
+        lines += ["", "## Encoder pretraining", "",
+                  f"- self-supervised, no labels: {', '.join(on) or 'no tasks recorded'}"
+                  + (" (contrastive positives also from a second, independent augmentation)" if tasks.get("pair_views") else ""),
+                  f"- {r.get('epochs')} epochs, batch {r.get('batch_size')}, lr {r.get('lr')} ({r.get('schedule')}), "
+                  f"extra views: {', '.join(r.get('views') or []) or 'none'}, seed {r.get('seed')}"]
     if meta.get("recipe"):
         lines += ["", "## Recipe", ""] + [f"- {k}: {v}" for k, v in meta["recipe"].items()]
     if meta.get("command"):
