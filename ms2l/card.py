@@ -51,8 +51,13 @@ def model_card(meta: dict[str, Any], title: str = "ms2l model") -> str:
                   f"{o.get('known_clips')} training clips scored leave-one-out (quantile {o.get('quantile')})"]
         if o.get("negatives"):
             n = o["negatives"]
-            lines.append(f"- other motion ({n.get('sources', 'negatives')}): {n['rejected']} % of {n['clips']} clips "
-                         "rejected (measured only; the threshold is not fitted to them)")
+            held = " (the takes not trained on)" if o.get("outliers") else ""
+            lines.append(f"- other motion ({n.get('sources', 'negatives')}){held}: {n['rejected']} % of {n['clips']} "
+                         "clips rejected (measured only; the threshold is not fitted to them)")
+        if o.get("outliers"):
+            x = o["outliers"]
+            lines.append(f"- outlier exposure: trained on {x.get('clips')} clips of other motion ({x.get('sources')}, "
+                         f"half of the takes) towards favouring no action, weight {x.get('weight')}")
     if meta.get("live"):
         lv = meta["live"]
         lines += ["", "## Live window", "",

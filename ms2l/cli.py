@@ -162,6 +162,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     info_d, device = distributed.init_from_env(resolve_device(a.device))
     if a.strategy in ("linear", "finetune", "prototype") and a.encoder is None:
         raise SystemExit(f"ms2l train: --strategy {a.strategy} needs --encoder CKPT (from `ms2l pretrain`)")
+    if a.outlier_weight > 0 and a.strategy in ("linear", "prototype"):
+        raise SystemExit(f"ms2l train: --outlier-weight trains the encoder; --strategy {a.strategy} keeps it frozen")
     tasks = TaskConfig.from_names(a.tasks)
     recipe = default_recipe(a.strategy, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
                             label_fraction=a.label_fraction, tasks=tasks, precision=a.precision, workers=a.workers,
@@ -176,6 +178,18 @@ def cmd_train(a: argparse.Namespace) -> int:
         encoder, enc_meta, base = None, None, dataset_config(a.dataset, ModelConfig(window=a.window))
     train = load_dataset(a.dataset, a.data, base, "train", progress=info_d.is_main, protocol=a.protocol)
     test = load_dataset(a.dataset, a.data, base, "test", progress=False, protocol=a.protocol)
+    negatives = outliers = None
+    if a.negatives:
+        from .data.pool import load_pool, parse_sources, split_by_take
+
+        negatives, _ = load_pool(parse_sources(a.negatives, a.negatives_data or ""), base)
+        if a.outlier_weight > 0:
+            # Train on half of the takes, measure rejection on the other half.
+            first, rest = split_by_take(negatives, 0.5, seed=0)
+            outliers, negatives = negatives.subset(first), negatives.subset(rest)
+    elif a.outlier_weight > 0:
+        raise SystemExit("ms2l train: --outlier-weight needs other motion to train on: --negatives NAME[,NAME...]")
+    recipe.outlier_weight = a.outlier_weight
     if a.label_fraction < 1:
         train = train.subset(stratified_fraction(train.labels, a.label_fraction, a.seed))
     config = base.replace(labels=tuple(train.label_names), dropout=a.dropout)
@@ -191,7 +205,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         out = out.with_name(out.name + ".safetensors")
     t0 = time.perf_counter()
     history = train_classifier(model, train, recipe, device, checkpoint_dir=out.with_name(out.stem + ".ckpt"),
-                               resume=a.resume)
+                               resume=a.resume, outliers=outliers)
     wall = time.perf_counter() - t0
     if not info_d.is_main:
         distributed.shutdown()
@@ -200,15 +214,14 @@ def cmd_train(a: argparse.Namespace) -> int:
 
     from .preprocess import live_window
 
-    negatives = None
-    if a.negatives:
-        from .data.pool import load_pool, parse_sources
-
-        negatives, _ = load_pool(parse_sources(a.negatives, a.negatives_data or ""), config)
     # Prototypes + threshold: "none of these" when nothing fits; negatives are only measured.
     open_set = calibrate(model, train, device, negatives=negatives)
     if a.negatives:
         open_set["negatives"]["sources"] = a.negatives
+        if outliers is not None:
+            open_set["negatives"]["takes"] = "the half of the takes not trained on (ms2l.data.pool.split_by_take, seed 0)"
+            open_set["outliers"] = {"sources": a.negatives, "clips": len(outliers), "weight": a.outlier_weight,
+                                    "takes": "split_by_take(negatives, 0.5, seed=0)[0]"}
     live = live_window([len(x) for x in train.clips], config.window)
     metrics = {"test": evaluate(model, test, device)} if len(test) else {}
     info = {
@@ -377,6 +390,9 @@ def add_commands(sub: argparse._SubParsersAction, *, optional_data: bool = False
                    help="other motion to measure the open-set rejection on (pool sources, e.g. cmu,sbu; with "
                         "--negatives-data); reported in the model card, never used to set the threshold")
     q.add_argument("--negatives-data", metavar="DIR[,DIR...]", help="the --negatives folders, in the same order")
+    q.add_argument("--outlier-weight", type=float, default=0.0, metavar="W",
+                   help="outlier exposure: also train on half of the --negatives takes (whole takes) towards "
+                        "uniform predictions, with this weight; the other half is measured (default 0: off)")
     q.add_argument("--window", type=int, default=64, help="scratch/joint without encoder: longest training clip in frames")
     q.add_argument("--seed", type=int, default=0)
     _train_args(q)

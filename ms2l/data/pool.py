@@ -27,6 +27,8 @@ short single actions and are kept whole.
 """
 from __future__ import annotations
 
+import re
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -287,3 +289,20 @@ def pool_metadata(composition: list[dict[str, Any]], config: ModelConfig) -> dic
     return {"dataset": "pool", "split": "training splits only, labels dropped (never a benchmark's test split)",
             "clips": sum(r["clips"] for r in composition), "fps": config.fps, "persons": config.persons,
             "sources": composition}
+
+
+def take_of(name: str) -> str:
+    """The take a pool clip was cut from: its name without the person (``#p2``) and window (``@120``) marks."""
+    return re.sub(r"(#p\d+)?(@\d+)?$", "", name)
+
+
+def split_by_take(clips: ClipSet, fraction: float = 0.5, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, rest)`` clip indices: about ``fraction`` of the takes, whole, in ``first``.
+
+    Windows of one take (and the people of one interaction) are alike, so a set trained on and a set
+    measured on must not share takes.  Stable across runs and machines (a CRC of the take's name)."""
+    if not 0 < fraction < 1:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    takes = [take_of(n) for n in clips.names]
+    first = np.array([zlib.crc32(f"{seed}:{t}".encode()) / 2**32 < fraction for t in takes], bool)
+    return np.flatnonzero(first), np.flatnonzero(~first)

@@ -59,3 +59,27 @@ def test_clear_errors(tmp_path, capsys):
     assert "a01_s01_e00_v03.json, line 1: invalid JSON" in err
     r = run("train", "--strategy", "linear", "--data", str(tmp_path), "--out", str(tmp_path / "m"), check=False)
     assert r.returncode != 0 and "needs --encoder" in r.stderr
+
+
+def test_train_with_outlier_exposure_trains_on_half_the_other_takes_and_measures_the_rest(
+        nwucla_small, sbu_dir, tiny_encoder, tmp_path):
+    from ms2l.checkpoint import read_metadata
+
+    model = tmp_path / "oe.safetensors"
+    run("train", "--strategy", "finetune", "--data", str(nwucla_small), "--encoder", str(tiny_encoder), "--epochs", "1",
+        "--negatives", "sbu", "--negatives-data", str(sbu_dir), "--outlier-weight", "0.5", "--out", str(model))
+    meta = read_metadata(model)
+    o = meta["open_set"]
+    assert meta["recipe"]["outlier_weight"] == 0.5
+    assert o["outliers"]["weight"] == 0.5 and o["outliers"]["sources"] == "sbu"
+    # SBU: 282 takes of two people, one clip each; about half trained on, the rest measured.
+    total = o["outliers"]["clips"] + o["negatives"]["clips"]
+    assert total == 564 and 0.35 < o["outliers"]["clips"] / total < 0.65
+    assert "outlier exposure: trained on" in model.with_suffix(".md").read_text()
+    r = run("train", "--strategy", "finetune", "--data", str(nwucla_small), "--encoder", str(tiny_encoder),
+            "--outlier-weight", "0.5", "--out", str(tmp_path / "x"), check=False)
+    assert r.returncode != 0 and "needs other motion to train on: --negatives" in r.stderr
+    r = run("train", "--strategy", "linear", "--data", str(nwucla_small), "--encoder", str(tiny_encoder),
+            "--negatives", "sbu", "--negatives-data", str(sbu_dir), "--outlier-weight", "0.5", "--out", str(tmp_path / "y"),
+            check=False)
+    assert r.returncode != 0 and "keeps it frozen" in r.stderr

@@ -222,3 +222,21 @@ def test_train_and_evaluate_utd_and_sbu_end_to_end(utd_dir, sbu_dir, tmp_path):
     assert meta["config"]["persons"] == 2 and meta["config"]["labels"] == list(SBU_ACTIONS)
     n_test = len(list((sbu / "s02s01").rglob("skeleton_pos.txt")))  # s02s01 is fold 4's test pair
     assert meta["metrics"]["test"]["n"] == n_test
+
+
+def test_a_split_by_take_keeps_a_takes_windows_and_people_together():
+    import numpy as np
+
+    from ms2l.data.clipset import ClipSet
+    from ms2l.data.pool import split_by_take, take_of
+
+    assert take_of("cmu:01_01@120") == "cmu:01_01" and take_of("sbu:s01s02/05/001#p2") == "sbu:s01s02/05/001"
+    assert take_of("ntu:S001C001P001R001A001") == "ntu:S001C001P001R001A001"
+    names = [f"cmu:{t:02d}_01@{s}" for t in range(40) for s in (0, 48, 96)] + [f"sbu:s{t}#p{p}" for t in range(20) for p in (1, 2)]
+    clips = ClipSet([np.zeros((4, 1, 25, 3), np.float32)] * len(names), np.full(len(names), -1), (), names)
+    first, rest = split_by_take(clips)
+    assert sorted(np.concatenate([first, rest]).tolist()) == list(range(len(names)))
+    a, b = {take_of(names[i]) for i in first}, {take_of(names[i]) for i in rest}
+    assert not a & b and 0.3 < len(a) / (len(a) + len(b)) < 0.7
+    assert np.array_equal(split_by_take(clips)[0], first)            # the same split every time
+    assert not np.array_equal(split_by_take(clips, seed=1)[0], first)
