@@ -74,28 +74,20 @@ def _load(dataset: str, data: Path):
 ENCODER_FIELDS = ("encoder", "hidden", "layers", "velocity")
 
 
-def _encoder_config(spec: str, config):
-    """``config`` with the architecture of ``spec``'s encoder (unchanged for ``scratch``)."""
+def _encoder(spec: str, config):
+    """``(encoder tensors, config)`` for ``default`` / ``ssl=PATH``: ``config`` with that encoder's
+    architecture (:data:`ENCODER_FIELDS`); ``(None, config)`` for ``scratch``."""
     from ms2l.checkpoint import load_model
 
     if spec == "scratch":
-        return config
-    enc = load_model("default" if spec == "default" else spec.split("=", 1)[1])[0].config
-    return config.replace(**{f: getattr(enc, f) for f in ENCODER_FIELDS})
-
-
-def _encoder_weights(spec: str) -> dict[str, Any] | None:
-    """Encoder tensors for ``default`` / ``ssl=PATH``; None for ``scratch``."""
-    from ms2l.checkpoint import load_model
-
-    if spec == "scratch":
-        return None
+        return None, config
     path = "default" if spec == "default" else spec.split("=", 1)[1]
     model, _ = load_model(path)
     if model.config.window != 64 or model.config.fps != 15.0:
         raise SystemExit(f"fewshot: {path} reads {model.config.window} frames at {model.config.fps} fps; "
                          "the benchmark's clips are prepared for 64 at 15")
-    return {k: v for k, v in model.state_dict().items() if k.startswith("encoder.")}
+    weights = {k: v for k, v in model.state_dict().items() if k.startswith("encoder.")}
+    return weights, config.replace(**{f: getattr(model.config, f) for f in ENCODER_FIELDS})
 
 
 def _encoder_info(spec: str) -> dict[str, Any]:
@@ -275,8 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     views = tuple(v for v in a.views.split(",") if v)
     ks = [int(k) for k in a.ks.split(",")]
     for enc in a.encoders.split(","):
-        weights = _encoder_weights(enc)
-        enc_config = _encoder_config(enc, config)
+        weights, enc_config = _encoder(enc, config)
         doc.setdefault("encoders", {})[enc] = _encoder_info(enc)
         feats: dict[str, Any] = {}
         for strategy in a.strategies.split(","):

@@ -25,6 +25,7 @@ app's own plan (``app.finetune.training_plan``, ``--strategy``) and calibrated
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -166,9 +167,11 @@ def _stream(model_path: Path, dataset: str, names: list[str]) -> list[dict[str, 
     return out
 
 
+@functools.lru_cache(maxsize=1)
 def _outliers(config: Any) -> Any:
     """Other motion for outlier exposure: CMU takes cut into windows and SBU's people, one clip each
-    (neither dataset's actions are the benchmark's known or unknown classes)."""
+    (neither dataset's actions are the benchmark's known or unknown classes).  Read once for all folds
+    (the fold models share the encoder's config)."""
     from ms2l.data.pool import load_pool, parse_sources
 
     d = SHARED / "datasets"

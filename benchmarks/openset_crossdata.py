@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         # A model trained with outlier exposure saw half of the takes: measure on the other half only.
         from ms2l.data.pool import split_by_take
 
-        unknown = unknown.subset(split_by_take(unknown, 0.5, seed=0)[1])
+        unknown = unknown.subset(split_by_take(unknown)[1])
     f_tr, f_kn, f_un = (extract_features(model, c, torch.device("cpu")).float() for c in (train, test, unknown))
     clf = model.classifier.eval()
     with torch.no_grad():

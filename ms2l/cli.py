@@ -167,7 +167,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     tasks = TaskConfig.from_names(a.tasks)
     recipe = default_recipe(a.strategy, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
                             label_fraction=a.label_fraction, tasks=tasks, precision=a.precision, workers=a.workers,
-                            views=a.views)
+                            views=a.views, outlier_weight=a.outlier_weight)
     if a.encoder is not None:
         from .encoders import for_persons
 
@@ -185,11 +185,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         negatives, _ = load_pool(parse_sources(a.negatives, a.negatives_data or ""), base)
         if a.outlier_weight > 0:
             # Train on half of the takes, measure rejection on the other half.
-            first, rest = split_by_take(negatives, 0.5, seed=0)
+            first, rest = split_by_take(negatives)
             outliers, negatives = negatives.subset(first), negatives.subset(rest)
     elif a.outlier_weight > 0:
         raise SystemExit("ms2l train: --outlier-weight needs other motion to train on: --negatives NAME[,NAME...]")
-    recipe.outlier_weight = a.outlier_weight
     if a.label_fraction < 1:
         train = train.subset(stratified_fraction(train.labels, a.label_fraction, a.seed))
     config = base.replace(labels=tuple(train.label_names), dropout=a.dropout)
@@ -221,7 +220,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         if outliers is not None:
             open_set["negatives"]["takes"] = "the half of the takes not trained on (ms2l.data.pool.split_by_take, seed 0)"
             open_set["outliers"] = {"sources": a.negatives, "clips": len(outliers), "weight": a.outlier_weight,
-                                    "takes": "split_by_take(negatives, 0.5, seed=0)[0]"}
+                                    "takes": "split_by_take(negatives)[0]"}
     live = live_window([len(x) for x in train.clips], config.window)
     metrics = {"test": evaluate(model, test, device)} if len(test) else {}
     info = {

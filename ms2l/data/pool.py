@@ -300,7 +300,9 @@ def split_by_take(clips: ClipSet, fraction: float = 0.5, seed: int = 0) -> tuple
     """``(first, rest)`` clip indices: about ``fraction`` of the takes, whole, in ``first``.
 
     Windows of one take (and the people of one interaction) are alike, so a set trained on and a set
-    measured on must not share takes.  Stable across runs and machines (a CRC of the take's name)."""
+    measured on must not share takes.  Stable across runs and machines (a CRC of the take's name).
+    The defaults are the split of ``ms2l train --outlier-weight`` (trained on ``first``, measured on
+    ``rest``); a benchmark that measures such a model calls it with the defaults too."""
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be in (0, 1), got {fraction}")
     takes = [take_of(n) for n in clips.names]
