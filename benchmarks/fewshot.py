@@ -104,27 +104,45 @@ def _encoder_info(spec: str) -> dict[str, Any]:
 
 
 def run_one(config, train, test, weights, encoder: str, strategy: str, k: int, draw: int,
-            test_features: dict[str, Any], views: tuple[str, ...] = ()) -> dict[str, Any]:
+            test_features: dict[str, Any], views: tuple[str, ...] = (), self_train: int = 0) -> dict[str, Any]:
+    import dataclasses
+
+    import numpy as np
     import torch
 
     from app.finetune import FINETUNE_LR, training_plan
     from ms2l.data import per_class_sample
     from ms2l.model import MS2L
+    from ms2l.selftrain import self_train as self_train_loop
     from ms2l.train import evaluate, extract_features, train_classifier
 
-    sub = train.subset(per_class_sample(train.labels, k, seed=draw))
-    torch.manual_seed(draw)  # the random encoder (scratch) and the classifier differ per draw
-    model = MS2L(config, with_ssl_heads=False)
-    if weights is not None:
-        model.load_state_dict(weights, strict=False)
+    chosen = per_class_sample(train.labels, k, seed=draw)
+    sub = train.subset(chosen)
     lr = 1e-3 if (encoder == "scratch" and strategy != "linear") else FINETUNE_LR
-    import dataclasses
+    plans = []
 
-    plan = [dataclasses.replace(r, views=tuple(views)) for r in training_plan(strategy, len(sub), lr=lr, seed=draw)]
+    def fit(clips):
+        torch.manual_seed(draw)  # the random encoder (scratch) and the classifier differ per draw
+        model = MS2L(config, with_ssl_heads=False)
+        if weights is not None:
+            model.load_state_dict(weights, strict=False)
+        plan = [dataclasses.replace(r, views=tuple(views)) for r in training_plan(strategy, len(clips), lr=lr, seed=draw)]
+        plans.append(plan)
+        for recipe in plan:
+            train_classifier(model, clips, recipe, torch.device("cpu"), progress_bar=False)
+        return model
+
     load0 = os.getloadavg()[0]
     c0, t0 = time.process_time(), time.perf_counter()
-    for recipe in plan:
-        train_classifier(model, sub, recipe, torch.device("cpu"), progress_bar=False)
+    rounds: list[dict] = []
+    if self_train:
+        # The rest of the training split, labels hidden: the semi-supervised setting.
+        rest = np.setdiff1d(np.arange(len(train)), chosen)
+        model, rounds = self_train_loop(fit, sub, train.subset(rest), "cpu", rounds=self_train,
+                                        truth=train.labels[rest])
+    else:
+        model = fit(sub)
+    plan = plans[-1]
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     t1 = time.perf_counter()
     if strategy in ("linear", "prototype"):
@@ -139,12 +157,18 @@ def run_one(config, train, test, weights, encoder: str, strategy: str, k: int, d
         top1 = 100.0 * float((pred == test.labels).mean())
     else:
         top1 = evaluate(model, test, "cpu")["top1"]
-    return {"encoder": encoder, "strategy": strategy + (f"+{'+'.join(views)}" if views else ""), "k": k, "draw": draw,
+    return {"encoder": encoder, "strategy": run_name(strategy, views, self_train), "k": k, "draw": draw,
             "clips": len(sub), "top1": top1, "views": list(views),
+            **({"self_train": rounds} if self_train else {}),
             "train_s": wall, "train_cpu_s": cpu, "eval_s": time.perf_counter() - t1,
             "cpu_share": cpu / max(wall, 1e-9) / torch.get_num_threads(), "load_before": load0,
             "load_after": os.getloadavg()[0], "epochs": [r.epochs for r in plan], "lr": plan[-1].lr,
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
+
+
+def run_name(strategy: str, views: tuple[str, ...], self_train: int) -> str:
+    """A run's strategy column: ``finetune``, ``finetune+tilt+mask``, ``finetune+self2`` ..."""
+    return strategy + (f"+{'+'.join(views)}" if views else "") + (f"+self{self_train}" if self_train else "")
 
 
 def summarize(doc: dict[str, Any]) -> dict[str, Any]:
@@ -221,6 +245,8 @@ def write_markdown(doc: dict[str, Any], path: Path) -> None:
             mark = ""
             if ssl and target is not None and (ds != "nw-ucla" or r["strategy"].startswith("finetune")):
                 mark = f" -- accuracy goal **{'met' if r['top1_mean'] >= target else 'not met'}**"
+                if "+self" in r["strategy"]:
+                    mark += " (semi-supervised: it also learnt from the rest of the training split, labels hidden)"
             idle_est = r["train_cpu_s_median"] / 2
             lines.append(f"- {_label(r['encoder'])}, {r['strategy']}: {r['top1_mean']:.2f} %{mark}; training "
                          f"{r['train_s_median']:.1f} s wall at CPU share {r['cpu_share_median']:.2f} "
@@ -236,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--dataset", default="nw-ucla", choices=sorted(DATA))
     p.add_argument("--data", type=Path, default=None, help="the dataset's folder (default: in ../shared)")
     p.add_argument("--views", default="", help="extra augmentation views for training, e.g. mask,jitter (ablation)")
+    p.add_argument("--self-train", type=int, default=0, metavar="ROUNDS",
+                   help="semi-supervised: after training on the k clips, ROUNDS rounds of pseudo-labelling the "
+                        "rest of the training split (its labels hidden; ms2l.selftrain), fine-tune only (default: 0)")
     p.add_argument("--ks", default="1,3,5,10")
     p.add_argument("--draws", type=int, default=5)
     p.add_argument("--strategies", default="linear,finetune")
@@ -273,10 +302,11 @@ def main(argv: list[str] | None = None) -> int:
         for strategy in a.strategies.split(","):
             for k in ks:
                 for draw in range(a.draws):
-                    name = strategy + (f"+{'+'.join(views)}" if views else "")
+                    rounds = a.self_train if strategy in ("finetune", "scratch") else 0
+                    name = run_name(strategy, views, rounds)
                     if (enc, name, k, draw) in done:
                         continue
-                    r = run_one(enc_config, train, test, weights, enc, strategy, k, draw, feats, views)
+                    r = run_one(enc_config, train, test, weights, enc, strategy, k, draw, feats, views, rounds)
                     doc["runs"].append(r)
                     print(f"{enc:>10} {strategy:>8} k={k:<2} draw {draw}: {r['top1']:.2f} % "
                           f"train {r['train_s']:.1f} s (cpu {r['train_cpu_s']:.1f} s, share {r['cpu_share']:.2f}, "

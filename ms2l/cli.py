@@ -149,6 +149,7 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
 
 def cmd_train(a: argparse.Namespace) -> int:
     _need_data(a)
+    import numpy as np
     import torch
     from .checkpoint import load_model, save_bundle
     from .config import ModelConfig, TaskConfig, default_recipe
@@ -189,22 +190,55 @@ def cmd_train(a: argparse.Namespace) -> int:
             outliers, negatives = negatives.subset(first), negatives.subset(rest)
     elif a.outlier_weight > 0:
         raise SystemExit("ms2l train: --outlier-weight needs other motion to train on: --negatives NAME[,NAME...]")
+    rest = None
+    if a.self_train:
+        if a.self_train < 0 or a.label_fraction >= 1:
+            raise SystemExit("ms2l train: --self-train ROUNDS (ROUNDS >= 1) learns from the unlabelled rest of the "
+                             "training split: give --label-fraction below 1")
+        if a.strategy not in ("finetune", "scratch"):
+            raise SystemExit(f"ms2l train: --self-train is for --strategy finetune or scratch, not {a.strategy}")
+        if a.resume:
+            raise SystemExit("ms2l train: --resume does not continue a self-training run; start it again")
+    n_full = len(train)
     if a.label_fraction < 1:
-        train = train.subset(stratified_fraction(train.labels, a.label_fraction, a.seed))
+        chosen = stratified_fraction(train.labels, a.label_fraction, a.seed)
+        rest = train.subset(np.setdiff1d(np.arange(len(train)), chosen))
+        train = train.subset(chosen)
     config = base.replace(labels=tuple(train.label_names), dropout=a.dropout)
-    torch.manual_seed(a.seed)
-    model = MS2L(config, with_ssl_heads=a.strategy == "joint")
-    if encoder is not None:
-        own = model.state_dict()
-        # Heads whose shapes depend on the person count (decoder, projector) start afresh.
-        model.load_state_dict({k: v for k, v in encoder.state_dict().items()
-                               if k in own and not k.startswith("classifier") and v.shape == own[k].shape}, strict=False)
     out = Path(a.out)
     if out.suffix != ".safetensors":
         out = out.with_name(out.name + ".safetensors")
+    histories: list = []
+
+    def fit(clips):
+        torch.manual_seed(a.seed)
+        model = MS2L(config, with_ssl_heads=a.strategy == "joint")
+        if encoder is not None:
+            own = model.state_dict()
+            # Heads whose shapes depend on the person count (decoder, projector) start afresh.
+            model.load_state_dict({k: v for k, v in encoder.state_dict().items()
+                                   if k in own and not k.startswith("classifier") and v.shape == own[k].shape},
+                                  strict=False)
+        r = recipe
+        if len(clips) != len(train):  # a self-training round: epochs for its larger share of the split
+            r = default_recipe(a.strategy, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
+                               label_fraction=min(1.0, len(clips) / n_full), tasks=tasks, precision=a.precision,
+                               workers=a.workers, views=a.views, outlier_weight=a.outlier_weight)
+        histories.append(train_classifier(model, clips, r, device, resume=a.resume, outliers=outliers,
+                                          checkpoint_dir=None if a.self_train else out.with_name(out.stem + ".ckpt")))
+        return model
+
     t0 = time.perf_counter()
-    history = train_classifier(model, train, recipe, device, checkpoint_dir=out.with_name(out.stem + ".ckpt"),
-                               resume=a.resume, outliers=outliers)
+    self_log = None
+    if a.self_train:
+        from .selftrain import self_train
+
+        model, self_log = self_train(fit, train, rest, device, rounds=a.self_train, truth=rest.labels,
+                                     progress=lambda r: print(f"self-training round {r['round']}: {r['clips']} clips "
+                                                              f"({r['pseudo']} pseudo-labelled)", file=sys.stderr))
+    else:
+        model = fit(train)
+    history = histories[-1]
     wall = time.perf_counter() - t0
     if not info_d.is_main:
         distributed.shutdown()
@@ -226,7 +260,11 @@ def cmd_train(a: argparse.Namespace) -> int:
     info = {
         "kind": "classifier", "recipe": recipe.to_dict(),
         "data": {"dataset": a.dataset, "protocol": a.protocol, "train": "train split", "clips": len(train),
-                 "label_fraction": a.label_fraction, "test": "test split"},
+                 "label_fraction": a.label_fraction, "test": "test split",
+                 **({"self_training": {"rounds": a.self_train, "unlabelled": len(rest), "log": self_log,
+                                       "method": "ms2l.selftrain: the surest share of each predicted class, "
+                                                 "r / rounds in round r; a fresh model each round"}}
+                    if self_log is not None else {})},
         "encoder": {"path": str(a.encoder), "recipe": enc_meta.get("recipe"), "data": enc_meta.get("data")} if enc_meta else None,
         "metrics": metrics, "command": _command_line(), "train_seconds": wall, "machine": _machine(),
         "open_set": open_set, "live": live,
@@ -379,6 +417,10 @@ def add_commands(sub: argparse._SubParsersAction, *, optional_data: bool = False
     q.add_argument("--encoder", type=Path, help="pretrained encoder (RUN_DIR/encoder.safetensors, or 'default' for the "
                                                  "shipped model's); needed by linear and finetune")
     q.add_argument("--label-fraction", type=float, default=1.0, help="use this fraction of the labels, stratified per class (default: 1)")
+    q.add_argument("--self-train", type=int, default=0, metavar="ROUNDS",
+                   help="with --label-fraction below 1: ROUNDS rounds of self-training -- the model labels the "
+                        "unlabelled rest of the training split, keeps the surest share of each class (half, then "
+                        "all, for 2 rounds) and is trained afresh with them (default: 0, off; ms2l/selftrain.py)")
     q.add_argument("--out", required=True, type=Path, metavar="MODEL", help="model file to write (.safetensors)")
     q.add_argument("--epochs", type=int, help="training epochs (default: per strategy, see README)")
     q.add_argument("--tasks", default="motion,jigsaw,contrastive", help="joint: which MS²L tasks to add (default: all)")

@@ -83,3 +83,23 @@ def test_train_with_outlier_exposure_trains_on_half_the_other_takes_and_measures
             "--negatives", "sbu", "--negatives-data", str(sbu_dir), "--outlier-weight", "0.5", "--out", str(tmp_path / "y"),
             check=False)
     assert r.returncode != 0 and "keeps it frozen" in r.stderr
+
+
+def test_train_with_self_training_learns_from_the_unlabelled_rest_and_says_so(nwucla_small, tiny_encoder, tmp_path):
+    from ms2l.checkpoint import read_metadata
+
+    model = tmp_path / "st.safetensors"
+    r = run("train", "--strategy", "finetune", "--data", str(nwucla_small), "--encoder", str(tiny_encoder),
+            "--epochs", "1", "--label-fraction", "0.25", "--self-train", "2", "--out", str(model))
+    assert "self-training round 2" in r.stderr
+    st = read_metadata(model)["data"]["self_training"]
+    # 40 training clips, one per class labelled (10), 30 unlabelled; round 1 keeps at most 2 per predicted
+    # class (ceil(0.5 * 30 / 10)), round 2 at most 3.
+    assert st["rounds"] == 2 and st["unlabelled"] == 30
+    assert [x["round"] for x in st["log"]] == [0, 1, 2]
+    assert st["log"][0]["clips"] == 10 and 10 < st["log"][1]["clips"] <= 30 and st["log"][2]["clips"] <= 40
+    assert st["log"][1]["pseudo"] <= st["log"][2]["pseudo"]
+    assert all(0 <= x["pseudo_correct"] <= 100 for x in st["log"][1:])
+    bad = run("train", "--strategy", "finetune", "--data", str(nwucla_small), "--encoder", str(tiny_encoder),
+              "--self-train", "2", "--out", str(tmp_path / "x"), check=False)
+    assert bad.returncode != 0 and "--label-fraction below 1" in bad.stderr
