@@ -81,7 +81,15 @@ def model_card(meta: dict[str, Any], title: str = "ms2l model") -> str:
 
 def _data_lines(data: dict[str, Any]) -> list[str]:
     """``- key: value`` lines; a pool's ``sources`` as a table (dataset, split used, files, clips)."""
-    lines = [f"- {k}: {v}" for k, v in data.items() if k != "sources"]
+    lines = [f"- {k}: {v}" for k, v in data.items() if k not in ("sources", "self_training")]
+    st = data.get("self_training")
+    if isinstance(st, dict):
+        rounds = [r for r in st.get("log") or [] if isinstance(r, dict) and r.get("round")]
+        said = "; ".join(f"round {r['round']}: {r.get('pseudo')} pseudo-labelled"
+                         + (f", {r['pseudo_correct']:.0f} % of them right" if "pseudo_correct" in r else "")
+                         for r in rounds)
+        lines.append(f"- self-training: {st.get('rounds')} rounds on the {st.get('unlabelled')} unlabelled clips of "
+                     f"the training split ({said or 'no round ran'}); the final model learnt from those of the last round")
     sources = data.get("sources")
     if isinstance(sources, list) and sources:
         lines += ["", "| source | split used | files | clips | frames |", "| --- | --- | --- | --- | --- |"]

@@ -16,3 +16,16 @@ def test_the_card_gives_the_encoders_pretraining_recipe_and_its_input():
     assert "reads joints and their frame-to-frame change" in card
     plain = model_card({"config": ModelConfig(labels=("wave",)).to_dict()})
     assert "## Encoder pretraining" not in plain and "frame-to-frame" not in plain
+
+
+def test_the_card_tells_how_self_training_went():
+    from ms2l.card import model_card
+
+    meta = {"kind": "classifier", "data": {"dataset": "nw-ucla", "label_fraction": 0.1, "self_training": {
+        "rounds": 2, "unlabelled": 918, "log": [{"round": 0, "clips": 102, "pseudo": 0},
+                                                {"round": 1, "clips": 562, "pseudo": 460, "pseudo_correct": 81.3},
+                                                {"round": 2, "clips": 1020, "pseudo": 918, "pseudo_correct": 74.9}]}}}
+    card = model_card(meta)
+    assert ("self-training: 2 rounds on the 918 unlabelled clips of the training split (round 1: 460 "
+            "pseudo-labelled, 81 % of them right; round 2: 918 pseudo-labelled, 75 % of them right)") in card
+    assert "'log'" not in card
