@@ -190,7 +190,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             outliers, negatives = negatives.subset(first), negatives.subset(rest)
     elif a.outlier_weight > 0:
         raise SystemExit("ms2l train: --outlier-weight needs other motion to train on: --negatives NAME[,NAME...]")
-    rest = None
+    unlabelled = None  # the training clips whose labels --label-fraction hides
     if a.self_train:
         if a.self_train < 0 or a.label_fraction >= 1:
             raise SystemExit("ms2l train: --self-train ROUNDS (ROUNDS >= 1) learns from the unlabelled rest of the "
@@ -202,7 +202,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     n_full = len(train)
     if a.label_fraction < 1:
         chosen = stratified_fraction(train.labels, a.label_fraction, a.seed)
-        rest = train.subset(np.setdiff1d(np.arange(len(train)), chosen))
+        unlabelled = train.subset(np.setdiff1d(np.arange(len(train)), chosen))
         train = train.subset(chosen)
     config = base.replace(labels=tuple(train.label_names), dropout=a.dropout)
     out = Path(a.out)
@@ -233,7 +233,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.self_train:
         from .selftrain import self_train
 
-        model, self_log = self_train(fit, train, rest, device, rounds=a.self_train, truth=rest.labels,
+        model, self_log = self_train(fit, train, unlabelled, device, rounds=a.self_train, truth=unlabelled.labels,
                                      progress=lambda r: print(f"self-training round {r['round']}: {r['clips']} clips "
                                                               f"({r['pseudo']} pseudo-labelled)", file=sys.stderr))
     else:
@@ -261,7 +261,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         "kind": "classifier", "recipe": recipe.to_dict(),
         "data": {"dataset": a.dataset, "protocol": a.protocol, "train": "train split", "clips": len(train),
                  "label_fraction": a.label_fraction, "test": "test split",
-                 **({"self_training": {"rounds": a.self_train, "unlabelled": len(rest), "log": self_log,
+                 **({"self_training": {"rounds": a.self_train, "unlabelled": len(unlabelled), "log": self_log,
                                        "method": "ms2l.selftrain: the surest share of each predicted class, "
                                                  "r / rounds in round r; a fresh model each round"}}
                     if self_log is not None else {})},
