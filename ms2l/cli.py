@@ -166,9 +166,14 @@ def cmd_train(a: argparse.Namespace) -> int:
     if a.outlier_weight > 0 and a.strategy in ("linear", "prototype"):
         raise SystemExit(f"ms2l train: --outlier-weight trains the encoder; --strategy {a.strategy} keeps it frozen")
     tasks = TaskConfig.from_names(a.tasks)
-    recipe = default_recipe(a.strategy, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
-                            label_fraction=a.label_fraction, tasks=tasks, precision=a.precision, workers=a.workers,
-                            views=a.views, outlier_weight=a.outlier_weight)
+
+    def recipe_for(fraction: float):
+        # The share of the split trained on sets the epochs (default_recipe); self-training rounds train on more.
+        return default_recipe(a.strategy, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
+                              label_fraction=fraction, tasks=tasks, precision=a.precision, workers=a.workers,
+                              views=a.views, outlier_weight=a.outlier_weight)
+
+    recipe = recipe_for(a.label_fraction)
     if a.encoder is not None:
         from .encoders import for_persons
 
@@ -219,11 +224,8 @@ def cmd_train(a: argparse.Namespace) -> int:
             model.load_state_dict({k: v for k, v in encoder.state_dict().items()
                                    if k in own and not k.startswith("classifier") and v.shape == own[k].shape},
                                   strict=False)
-        r = recipe
-        if len(clips) != len(train):  # a self-training round: epochs for its larger share of the split
-            r = default_recipe(a.strategy, epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed,
-                               label_fraction=min(1.0, len(clips) / n_full), tasks=tasks, precision=a.precision,
-                               workers=a.workers, views=a.views, outlier_weight=a.outlier_weight)
+        # A self-training round trains on a larger share of the split than the labelled clips.
+        r = recipe if len(clips) == len(train) else recipe_for(min(1.0, len(clips) / n_full))
         histories.append(train_classifier(model, clips, r, device, resume=a.resume, outliers=outliers,
                                           checkpoint_dir=None if a.self_train else out.with_name(out.stem + ".ckpt")))
         return model
