@@ -104,7 +104,8 @@ def _encoder_info(spec: str) -> dict[str, Any]:
 
 
 def run_one(config, train, test, weights, encoder: str, strategy: str, k: int, draw: int,
-            test_features: dict[str, Any], views: tuple[str, ...] = (), self_train: int = 0) -> dict[str, Any]:
+            test_features: dict[str, Any], views: tuple[str, ...] = (), self_train: int = 0,
+            labeller: str = "model") -> dict[str, Any]:
     import dataclasses
 
     import numpy as np
@@ -139,7 +140,7 @@ def run_one(config, train, test, weights, encoder: str, strategy: str, k: int, d
         # The rest of the training split, labels hidden: the semi-supervised setting.
         rest = np.setdiff1d(np.arange(len(train)), chosen)
         model, rounds = self_train_loop(fit, sub, train.subset(rest), "cpu", rounds=self_train,
-                                        truth=train.labels[rest])
+                                        truth=train.labels[rest], labeller=labeller)
     else:
         model = fit(sub)
     plan = plans[-1]
@@ -157,7 +158,7 @@ def run_one(config, train, test, weights, encoder: str, strategy: str, k: int, d
         top1 = 100.0 * float((pred == test.labels).mean())
     else:
         top1 = evaluate(model, test, "cpu")["top1"]
-    return {"encoder": encoder, "strategy": run_name(strategy, views, self_train), "k": k, "draw": draw,
+    return {"encoder": encoder, "strategy": run_name(strategy, views, self_train, labeller), "k": k, "draw": draw,
             "clips": len(sub), "top1": top1, "views": list(views),
             **({"self_train": rounds} if self_train else {}),
             "train_s": wall, "train_cpu_s": cpu, "eval_s": time.perf_counter() - t1,
@@ -166,9 +167,10 @@ def run_one(config, train, test, weights, encoder: str, strategy: str, k: int, d
             "finished_at": time.strftime("%Y-%m-%dT%H:%M:%S")}
 
 
-def run_name(strategy: str, views: tuple[str, ...], self_train: int) -> str:
-    """A run's strategy column: ``finetune``, ``finetune+tilt+mask``, ``finetune+self2`` ..."""
-    return strategy + (f"+{'+'.join(views)}" if views else "") + (f"+self{self_train}" if self_train else "")
+def run_name(strategy: str, views: tuple[str, ...], self_train: int, labeller: str = "model") -> str:
+    """A run's strategy column: ``finetune``, ``finetune+tilt+mask``, ``finetune+self2``, ``finetune+self2spread`` ..."""
+    return (strategy + (f"+{'+'.join(views)}" if views else "")
+            + (f"+self{self_train}" + ("" if labeller == "model" else labeller) if self_train else ""))
 
 
 def summarize(doc: dict[str, Any]) -> dict[str, Any]:
@@ -265,6 +267,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--self-train", type=int, default=0, metavar="ROUNDS",
                    help="semi-supervised: after training on the k clips, ROUNDS rounds of pseudo-labelling the "
                         "rest of the training split (its labels hidden; ms2l.selftrain), fine-tune only (default: 0)")
+    p.add_argument("--pseudo-labels", default="model", choices=["model", "spread"],
+                   help="with --self-train: the model's own top class, or label spreading over its features "
+                        "(ms2l.propagation; default: model)")
     p.add_argument("--ks", default="1,3,5,10")
     p.add_argument("--draws", type=int, default=5)
     p.add_argument("--strategies", default="linear,finetune")
@@ -303,10 +308,11 @@ def main(argv: list[str] | None = None) -> int:
             for k in ks:
                 for draw in range(a.draws):
                     rounds = a.self_train if strategy in ("finetune", "scratch") else 0
-                    name = run_name(strategy, views, rounds)
+                    name = run_name(strategy, views, rounds, a.pseudo_labels)
                     if (enc, name, k, draw) in done:
                         continue
-                    r = run_one(enc_config, train, test, weights, enc, strategy, k, draw, feats, views, rounds)
+                    r = run_one(enc_config, train, test, weights, enc, strategy, k, draw, feats, views, rounds,
+                                a.pseudo_labels)
                     doc["runs"].append(r)
                     print(f"{enc:>10} {strategy:>8} k={k:<2} draw {draw}: {r['top1']:.2f} % "
                           f"train {r['train_s']:.1f} s (cpu {r['train_cpu_s']:.1f} s, share {r['cpu_share']:.2f}, "

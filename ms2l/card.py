@@ -88,8 +88,14 @@ def _data_lines(data: dict[str, Any]) -> list[str]:
         said = "; ".join(f"round {r['round']}: {r.get('pseudo')} pseudo-labelled"
                          + (f", {r['pseudo_correct']:.0f} % of them right" if "pseudo_correct" in r else "")
                          for r in rounds)
+        by = {"spread": "label spreading over the model's features"}.get(st.get("labeller"), "the model's own top class")
         lines.append(f"- self-training: {st.get('rounds')} rounds on the {st.get('unlabelled')} unlabelled clips of "
-                     f"the training split ({said or 'no round ran'}); the final model learnt from those of the last round")
+                     f"the training split, pseudo-labelled by {by} ({said or 'no round ran'}); the final model learnt "
+                     "from those of the last round, with the recipe below")
+        first = st.get("labelled_recipe")
+        if isinstance(first, dict):
+            lines.append(f"- the labelled clips alone were trained first for {first.get('epochs')} epochs "
+                         f"at lr {first.get('lr')}")
     sources = data.get("sources")
     if isinstance(sources, list) and sources:
         lines += ["", "| source | split used | files | clips | frames |", "| --- | --- | --- | --- | --- |"]

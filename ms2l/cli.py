@@ -214,6 +214,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     if out.suffix != ".safetensors":
         out = out.with_name(out.name + ".safetensors")
     histories: list = []
+    used: list = []  # the recipe of each fit: the last one trained the weights that are saved
 
     def fit(clips):
         torch.manual_seed(a.seed)
@@ -226,6 +227,7 @@ def cmd_train(a: argparse.Namespace) -> int:
                                   strict=False)
         # A self-training round trains on a larger share of the split than the labelled clips.
         r = recipe if len(clips) == len(train) else recipe_for(min(1.0, len(clips) / n_full))
+        used.append(r)
         histories.append(train_classifier(model, clips, r, device, resume=a.resume, outliers=outliers,
                                           checkpoint_dir=None if a.self_train else out.with_name(out.stem + ".ckpt")))
         return model
@@ -236,6 +238,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         from .selftrain import self_train
 
         model, self_log = self_train(fit, train, unlabelled, device, rounds=a.self_train, truth=unlabelled.labels,
+                                     labeller=a.pseudo_labels,
                                      progress=lambda r: print(f"self-training round {r['round']}: {r['clips']} clips "
                                                               f"({r['pseudo']} pseudo-labelled)", file=sys.stderr))
     else:
@@ -260,10 +263,11 @@ def cmd_train(a: argparse.Namespace) -> int:
     live = live_window([len(x) for x in train.clips], config.window)
     metrics = {"test": evaluate(model, test, device)} if len(test) else {}
     info = {
-        "kind": "classifier", "recipe": recipe.to_dict(),
+        "kind": "classifier", "recipe": used[-1].to_dict(),
         "data": {"dataset": a.dataset, "protocol": a.protocol, "train": "train split", "clips": len(train),
                  "label_fraction": a.label_fraction, "test": "test split",
                  **({"self_training": {"rounds": a.self_train, "unlabelled": len(unlabelled), "log": self_log,
+                                       "labeller": a.pseudo_labels, "labelled_recipe": used[0].to_dict(),
                                        "method": "ms2l.selftrain: the surest share of each predicted class, "
                                                  "r / rounds in round r; a fresh model each round"}}
                     if self_log is not None else {})},
@@ -423,6 +427,10 @@ def add_commands(sub: argparse._SubParsersAction, *, optional_data: bool = False
                    help="with --label-fraction below 1: ROUNDS rounds of self-training -- the model labels the "
                         "unlabelled rest of the training split, keeps the surest share of each class (half, then "
                         "all, for 2 rounds) and is trained afresh with them (default: 0, off; ms2l/selftrain.py)")
+    q.add_argument("--pseudo-labels", default="model", choices=["model", "spread"],
+                   help="with --self-train: who labels the unlabelled clips -- the model's own top class, or label "
+                        "spreading over a nearest-neighbour graph of the model's features, the model's "
+                        "probabilities as prior (ms2l/propagation.py; default: model)")
     q.add_argument("--out", required=True, type=Path, metavar="MODEL", help="model file to write (.safetensors)")
     q.add_argument("--epochs", type=int, help="training epochs (default: per strategy, see README)")
     q.add_argument("--tasks", default="motion,jigsaw,contrastive", help="joint: which MS²L tasks to add (default: all)")

@@ -22,6 +22,36 @@ from .errors import Cancelled
 from .evaluate import predict
 from .model import MS2L
 
+#: Who labels the unlabelled clips: the model's top class, or label spreading over its features.
+LABELLERS = ("model", "spread")
+#: Weight of the model's probabilities beside the graph's labels in ``spread`` (benchmarks/pseudo_labels.py).
+SPREAD_PRIOR = 1.0
+
+
+def pseudo_proba(model: MS2L, labelled: ClipSet, unlabelled: ClipSet, device: torch.device | str = "cpu",
+                 labeller: str = "model") -> np.ndarray:
+    """``proba[N, K]`` for the ``unlabelled`` clips, from ``labeller`` (:data:`LABELLERS`).
+
+    ``spread``: :func:`ms2l.propagation.spread` over the model's pooled features of the labelled
+    and unlabelled clips together, seeded by the labelled clips' labels, the model's own
+    probabilities as the unlabelled clips' prior.
+    """
+    if labeller not in LABELLERS:
+        raise ValueError(f"unknown labeller {labeller!r}; choose from {', '.join(LABELLERS)}")
+    device = torch.device(device)
+    proba = predict(model, unlabelled, device)
+    if labeller == "model" or len(unlabelled) == 0:
+        return proba
+    from .propagation import spread
+    from .train import extract_features
+
+    feats = torch.cat([extract_features(model, labelled, device), extract_features(model, unlabelled, device)]).numpy()
+    n_l = len(labelled)
+    seeds = np.concatenate([np.asarray(labelled.labels, int), np.full(len(unlabelled), -1)])
+    prior = np.concatenate([np.zeros((n_l, proba.shape[1])), proba])
+    return spread(feats, seeds, proba.shape[1], prior=prior, prior_weight=SPREAD_PRIOR)[n_l:]
+
+
 
 def select_confident(proba: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
     """``(indices, pseudo labels)`` of the unlabelled clips to learn from, given ``proba[N, K]``.
@@ -64,11 +94,12 @@ def self_train(
     truth: np.ndarray | None = None,
     progress: Callable[[dict], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    labeller: str = "model",
 ) -> tuple[MS2L, list[dict]]:
     """Train with ``fit(labelled)``, then ``rounds`` rounds of pseudo-labelling; the last model and a log.
 
     Round ``r`` (1..rounds) keeps the ``r / rounds`` most confident share of each predicted
-    class (:func:`select_confident`).  ``truth`` (the unlabelled clips' real labels, where a
+    class (:func:`select_confident`) of the pseudo labels ``labeller`` gives (:func:`pseudo_proba`).  ``truth`` (the unlabelled clips' real labels, where a
     benchmark has them) is used only to report how many pseudo labels were right.  Each log
     entry: ``round``, ``clips`` trained on, ``pseudo`` (how many of them pseudo-labelled),
     ``pseudo_correct`` (%, with ``truth``), ``seconds``.
@@ -77,6 +108,8 @@ def self_train(
         raise ValueError(f"rounds must be >= 0, got {rounds}")
     if len(labelled) == 0:
         raise ValueError("self-training needs at least one labelled clip")
+    if labeller not in LABELLERS:
+        raise ValueError(f"unknown labeller {labeller!r}; choose from {', '.join(LABELLERS)}")
     device = torch.device(device)
     log: list[dict] = []
     t0 = time.perf_counter()
@@ -90,7 +123,7 @@ def self_train(
         if should_stop and should_stop():
             raise Cancelled()
         t0 = time.perf_counter()
-        idx, pseudo = select_confident(predict(model, unlabelled, device), r / rounds)
+        idx, pseudo = select_confident(pseudo_proba(model, labelled, unlabelled, device, labeller), r / rounds)
         train = merge(labelled, unlabelled, idx, pseudo)
         model = fit(train)
         rec = {"round": r, "clips": len(train), "pseudo": int(len(idx)), "seconds": time.perf_counter() - t0}

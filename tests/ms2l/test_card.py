@@ -24,8 +24,14 @@ def test_the_card_tells_how_self_training_went():
     meta = {"kind": "classifier", "data": {"dataset": "nw-ucla", "label_fraction": 0.1, "self_training": {
         "rounds": 2, "unlabelled": 918, "log": [{"round": 0, "clips": 102, "pseudo": 0},
                                                 {"round": 1, "clips": 562, "pseudo": 460, "pseudo_correct": 81.3},
-                                                {"round": 2, "clips": 1020, "pseudo": 918, "pseudo_correct": 74.9}]}}}
+                                                {"round": 2, "clips": 1020, "pseudo": 918, "pseudo_correct": 74.9}],
+        "labeller": "spread", "labelled_recipe": {"epochs": 126, "lr": 0.0003}}},
+        "recipe": {"strategy": "finetune", "epochs": 40}}
     card = model_card(meta)
-    assert ("self-training: 2 rounds on the 918 unlabelled clips of the training split (round 1: 460 "
-            "pseudo-labelled, 81 % of them right; round 2: 918 pseudo-labelled, 75 % of them right)") in card
+    assert ("self-training: 2 rounds on the 918 unlabelled clips of the training split, pseudo-labelled by label "
+            "spreading over the model's features (round 1: 460 pseudo-labelled, 81 % of them right; round 2: 918 "
+            "pseudo-labelled, 75 % of them right); the final model learnt from those of the last round, with the "
+            "recipe below") in card
+    assert "the labelled clips alone were trained first for 126 epochs at lr 0.0003" in card
+    assert card.index("self-training") < card.index("## Recipe") and "- epochs: 40" in card
     assert "'log'" not in card

@@ -72,3 +72,38 @@ def test_self_train_without_rounds_is_plain_training_and_it_can_be_cancelled():
         self_train(lambda t: _SignModel(), labelled, unlabelled, rounds=2, should_stop=lambda: True)
     with pytest.raises(ValueError, match="labelled"):
         self_train(lambda t: _SignModel(), labelled.subset([]), unlabelled)
+
+
+class _AngleModel(torch.nn.Module):
+    """A stand-in whose clips are angles (their mean coordinate): features on the unit circle,
+    and a classifier that calls every angle below 1.0 class 0 -- wrong for chain A's far end."""
+
+    @staticmethod
+    def _angle(x, lengths):
+        return x.flatten(1).sum(1) / (lengths.float() * x[0, 0].numel())
+
+    def features(self, x, lengths):
+        v = self._angle(x, lengths)
+        return torch.stack([v.cos(), v.sin()], 1)
+
+    def forward(self, x, lengths):
+        m = 1.0 - self._angle(x, lengths)
+        return torch.stack([4 * m, -4 * m], 1)
+
+
+def test_spreading_labels_fixes_what_the_classifier_gets_wrong_along_a_chain_of_clips():
+    from ms2l.selftrain import pseudo_proba
+
+    a, b = np.linspace(0.05, 1.5, 30), np.linspace(2.55, 4.0, 30)  # two chains, a 1-rad gap between them
+    labelled = ClipSet(_clips([0.0, 2.5]), np.array([0, 1]), ("a", "b"))
+    unlabelled = ClipSet(_clips(np.concatenate([a, b])), np.full(60, -1), ("a", "b"))
+    truth = np.array([0] * 30 + [1] * 30)
+    model = _AngleModel()
+    by_model = pseudo_proba(model, labelled, unlabelled, labeller="model").argmax(1)
+    assert (by_model != truth).sum() >= 9  # angles 1.0 to 1.5 of chain A
+    by_spread = pseudo_proba(model, labelled, unlabelled, labeller="spread").argmax(1)
+    assert (by_spread == truth).all()
+    with pytest.raises(ValueError, match="labeller"):
+        pseudo_proba(model, labelled, unlabelled, labeller="oracle")
+    with pytest.raises(ValueError, match="labeller"):
+        self_train(lambda t: model, labelled, unlabelled, labeller="oracle")
