@@ -25,7 +25,7 @@ from .model import MS2L
 #: Who labels the unlabelled clips: the model's top class, or label spreading over its features.
 LABELLERS = ("model", "spread")
 #: Weight of the model's probabilities beside the graph's labels in ``spread`` (benchmarks/pseudo_labels.py).
-SPREAD_PRIOR = 1.0
+SPREAD_PRIOR = 0.3
 
 
 def pseudo_proba(model: MS2L, labelled: ClipSet, unlabelled: ClipSet, device: torch.device | str = "cpu",
