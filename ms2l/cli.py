@@ -430,7 +430,8 @@ def add_commands(sub: argparse._SubParsersAction, *, optional_data: bool = False
     q.add_argument("--pseudo-labels", default="model", choices=["model", "spread"],
                    help="with --self-train: who labels the unlabelled clips -- the model's own top class, or label "
                         "spreading over a nearest-neighbour graph of the model's features, the model's "
-                        "probabilities as prior (ms2l/propagation.py; default: model)")
+                        "probabilities as prior (ms2l/propagation.py; it pays with about one labelled clip per "
+                        "action, not with five: benchmarks/results/pseudo_labels_*.md; default: model)")
     q.add_argument("--out", required=True, type=Path, metavar="MODEL", help="model file to write (.safetensors)")
     q.add_argument("--epochs", type=int, help="training epochs (default: per strategy, see README)")
     q.add_argument("--tasks", default="motion,jigsaw,contrastive", help="joint: which MS²L tasks to add (default: all)")
