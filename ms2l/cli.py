@@ -235,8 +235,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     self_log = None
     if a.self_train:
-        from .selftrain import self_train
+        from .selftrain import resolve_labeller, self_train
 
+        a.pseudo_labels = resolve_labeller(a.pseudo_labels, train)  # the card names the one that ran
         model, self_log = self_train(fit, train, unlabelled, device, rounds=a.self_train, truth=unlabelled.labels,
                                      labeller=a.pseudo_labels,
                                      progress=lambda r: print(f"self-training round {r['round']}: {r['clips']} clips "
@@ -427,11 +428,12 @@ def add_commands(sub: argparse._SubParsersAction, *, optional_data: bool = False
                    help="with --label-fraction below 1: ROUNDS rounds of self-training -- the model labels the "
                         "unlabelled rest of the training split, keeps the surest share of each class (half, then "
                         "all, for 2 rounds) and is trained afresh with them (default: 0, off; ms2l/selftrain.py)")
-    q.add_argument("--pseudo-labels", default="model", choices=["model", "spread"],
+    q.add_argument("--pseudo-labels", default="auto", choices=["auto", "model", "spread"],
                    help="with --self-train: who labels the unlabelled clips -- the model's own top class, or label "
                         "spreading over a nearest-neighbour graph of the model's features, the model's "
-                        "probabilities as prior (ms2l/propagation.py; it pays with about one labelled clip per "
-                        "action, not with five: benchmarks/results/pseudo_labels_*.md; default: model)")
+                        "probabilities as prior (ms2l/propagation.py); auto spreads when the labelled clips are "
+                        "fewer than 3 per action: it pays with about one clip per action, not with five "
+                        "(benchmarks/results/pseudo_labels_*.md; default: auto)")
     q.add_argument("--out", required=True, type=Path, metavar="MODEL", help="model file to write (.safetensors)")
     q.add_argument("--epochs", type=int, help="training epochs (default: per strategy, see README)")
     q.add_argument("--tasks", default="motion,jigsaw,contrastive", help="joint: which MS²L tasks to add (default: all)")

@@ -22,10 +22,24 @@ from .errors import Cancelled
 from .evaluate import predict
 from .model import MS2L
 
-#: Who labels the unlabelled clips: the model's top class, or label spreading over its features.
-LABELLERS = ("model", "spread")
+#: Who labels the unlabelled clips: the model's top class, or label spreading over its features;
+#: ``auto`` picks by how many labelled clips each action has (:func:`resolve_labeller`).
+LABELLERS = ("auto", "model", "spread")
+#: ``auto`` spreads below this many labelled clips per action: spreading gained 7.5 points of right pseudo
+#: labels at 1 clip per action and nothing at 5 (benchmarks/results/pseudo_labels_*.md).
+SPREAD_BELOW = 3.0
 #: Weight of the model's probabilities beside the graph's labels in ``spread`` (benchmarks/pseudo_labels.py).
 SPREAD_PRIOR = 0.3
+
+
+def resolve_labeller(labeller: str, labelled: ClipSet) -> str:
+    """``model`` or ``spread``: ``labeller`` itself, or for ``auto`` the one suited to ``labelled``'s size."""
+    if labeller not in LABELLERS:
+        raise ValueError(f"unknown labeller {labeller!r}; choose from {', '.join(LABELLERS)}")
+    if labeller != "auto":
+        return labeller
+    classes = len(np.unique(np.asarray(labelled.labels, int))) or 1
+    return "spread" if len(labelled) / classes < SPREAD_BELOW else "model"
 
 
 def pseudo_proba(model: MS2L, labelled: ClipSet, unlabelled: ClipSet, device: torch.device | str = "cpu",
@@ -36,8 +50,7 @@ def pseudo_proba(model: MS2L, labelled: ClipSet, unlabelled: ClipSet, device: to
     and unlabelled clips together, seeded by the labelled clips' labels, the model's own
     probabilities as the unlabelled clips' prior.
     """
-    if labeller not in LABELLERS:
-        raise ValueError(f"unknown labeller {labeller!r}; choose from {', '.join(LABELLERS)}")
+    labeller = resolve_labeller(labeller, labelled)
     device = torch.device(device)
     proba = predict(model, unlabelled, device)
     if labeller == "model" or len(unlabelled) == 0:
@@ -99,17 +112,17 @@ def self_train(
     """Train with ``fit(labelled)``, then ``rounds`` rounds of pseudo-labelling; the last model and a log.
 
     Round ``r`` (1..rounds) keeps the ``r / rounds`` most confident share of each predicted
-    class (:func:`select_confident`) of the pseudo labels ``labeller`` gives (:func:`pseudo_proba`).  ``truth`` (the unlabelled clips' real labels, where a
-    benchmark has them) is used only to report how many pseudo labels were right.  Each log
-    entry: ``round``, ``clips`` trained on, ``pseudo`` (how many of them pseudo-labelled),
-    ``pseudo_correct`` (%, with ``truth``), ``seconds``.
+    class (:func:`select_confident`) of the pseudo labels ``labeller`` gives (:func:`pseudo_proba`).
+    ``truth`` (the unlabelled clips' real labels, where a benchmark has them) is used only to
+    report how many pseudo labels were right.  Each log entry: ``round``, ``clips`` trained on,
+    ``pseudo`` (how many of them pseudo-labelled), ``labeller`` (rounds >= 1: ``model`` or
+    ``spread``), ``pseudo_correct`` (%, with ``truth``), ``seconds``.
     """
     if rounds < 0:
         raise ValueError(f"rounds must be >= 0, got {rounds}")
     if len(labelled) == 0:
         raise ValueError("self-training needs at least one labelled clip")
-    if labeller not in LABELLERS:
-        raise ValueError(f"unknown labeller {labeller!r}; choose from {', '.join(LABELLERS)}")
+    labeller = resolve_labeller(labeller, labelled)
     device = torch.device(device)
     log: list[dict] = []
     t0 = time.perf_counter()
@@ -126,7 +139,8 @@ def self_train(
         idx, pseudo = select_confident(pseudo_proba(model, labelled, unlabelled, device, labeller), r / rounds)
         train = merge(labelled, unlabelled, idx, pseudo)
         model = fit(train)
-        rec = {"round": r, "clips": len(train), "pseudo": int(len(idx)), "seconds": time.perf_counter() - t0}
+        rec = {"round": r, "clips": len(train), "pseudo": int(len(idx)), "labeller": labeller,
+               "seconds": time.perf_counter() - t0}
         if truth is not None and len(idx):
             rec["pseudo_correct"] = 100.0 * float((np.asarray(truth)[idx] == pseudo).mean())
         log.append(rec)

@@ -103,12 +103,13 @@ def test_train_with_self_training_learns_from_the_unlabelled_rest_and_says_so(nw
     # The saved recipe is the last round's (it trained the saved weights); the labelled stage's is kept beside it.
     meta = read_metadata(model)
     assert st["labelled_recipe"]["label_fraction"] == 0.25 and meta["recipe"]["label_fraction"] > 0.25
-    assert st["labeller"] == "model"
-    spread = tmp_path / "spread.safetensors"
+    # One labelled clip per action: the default (auto) spreads labels over the feature graph.
+    assert st["labeller"] == "spread" and {x["labeller"] for x in st["log"][1:]} == {"spread"}
+    other = tmp_path / "model.safetensors"
     run("train", "--strategy", "finetune", "--data", str(nwucla_small), "--encoder", str(tiny_encoder), "--epochs", "1",
-        "--label-fraction", "0.25", "--self-train", "1", "--pseudo-labels", "spread", "--out", str(spread))
-    st = read_metadata(spread)["data"]["self_training"]
-    assert st["labeller"] == "spread" and st["log"][1]["pseudo"] > 0
+        "--label-fraction", "0.25", "--self-train", "1", "--pseudo-labels", "model", "--out", str(other))
+    st = read_metadata(other)["data"]["self_training"]
+    assert st["labeller"] == "model" and st["log"][1]["pseudo"] > 0
     bad = run("train", "--strategy", "finetune", "--data", str(nwucla_small), "--encoder", str(tiny_encoder),
               "--self-train", "2", "--out", str(tmp_path / "x"), check=False)
     assert bad.returncode != 0 and "--label-fraction below 1" in bad.stderr

@@ -107,3 +107,16 @@ def test_spreading_labels_fixes_what_the_classifier_gets_wrong_along_a_chain_of_
         pseudo_proba(model, labelled, unlabelled, labeller="oracle")
     with pytest.raises(ValueError, match="labeller"):
         self_train(lambda t: model, labelled, unlabelled, labeller="oracle")
+
+
+def test_auto_spreads_labels_only_when_each_action_has_fewer_than_three_labelled_clips():
+    from ms2l.selftrain import resolve_labeller
+
+    two_each = ClipSet(_clips([0.0] * 4), np.array([0, 0, 1, 1]), ("a", "b"))
+    three_each = ClipSet(_clips([0.0] * 6), np.array([0, 0, 0, 1, 1, 1]), ("a", "b"))
+    assert resolve_labeller("auto", two_each) == "spread"
+    assert resolve_labeller("auto", three_each) == "model"
+    assert resolve_labeller("model", two_each) == "model" and resolve_labeller("spread", three_each) == "spread"
+    with pytest.raises(ValueError, match="labeller"):
+        resolve_labeller("vote", two_each)
+
