@@ -233,13 +233,13 @@ def cmd_train(a: argparse.Namespace) -> int:
         return model
 
     t0 = time.perf_counter()
-    self_log = None
+    self_log = labeller = None
     if a.self_train:
         from .selftrain import resolve_labeller, self_train
 
-        a.pseudo_labels = resolve_labeller(a.pseudo_labels, train)  # the card names the one that ran
+        labeller = resolve_labeller(a.pseudo_labels, train)  # auto made concrete: the card names the one that ran
         model, self_log = self_train(fit, train, unlabelled, device, rounds=a.self_train, truth=unlabelled.labels,
-                                     labeller=a.pseudo_labels,
+                                     labeller=labeller,
                                      progress=lambda r: print(f"self-training round {r['round']}: {r['clips']} clips "
                                                               f"({r['pseudo']} pseudo-labelled)", file=sys.stderr))
     else:
@@ -268,7 +268,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         "data": {"dataset": a.dataset, "protocol": a.protocol, "train": "train split", "clips": len(train),
                  "label_fraction": a.label_fraction, "test": "test split",
                  **({"self_training": {"rounds": a.self_train, "unlabelled": len(unlabelled), "log": self_log,
-                                       "labeller": a.pseudo_labels, "labelled_recipe": used[0].to_dict(),
+                                       "labeller": labeller, "labelled_recipe": used[0].to_dict(),
                                        "method": "ms2l.selftrain: the surest share of each predicted class, "
                                                  "r / rounds in round r; a fresh model each round"}}
                     if self_log is not None else {})},

@@ -65,7 +65,6 @@ def pseudo_proba(model: MS2L, labelled: ClipSet, unlabelled: ClipSet, device: to
     return spread(feats, seeds, proba.shape[1], prior=prior, prior_weight=SPREAD_PRIOR)[n_l:]
 
 
-
 def select_confident(proba: np.ndarray, share: float) -> tuple[np.ndarray, np.ndarray]:
     """``(indices, pseudo labels)`` of the unlabelled clips to learn from, given ``proba[N, K]``.
 
