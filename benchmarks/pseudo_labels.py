@@ -57,14 +57,13 @@ def run_draw(config, train, weights, k: int, draw: int, knn: int, alpha: float) 
 
     from app.finetune import FINETUNE_LR, training_plan
     from ms2l.data import per_class_sample
-    from ms2l.evaluate import predict
     from ms2l.model import MS2L
     from ms2l.propagation import spread
     from ms2l.train import extract_features, train_classifier
 
     chosen = per_class_sample(train.labels, k, seed=draw)
     rest = np.setdiff1d(np.arange(len(train)), chosen)
-    sub, hidden, truth = train.subset(chosen), train.subset(rest), np.asarray(train.labels)[rest]
+    sub, truth = train.subset(chosen), np.asarray(train.labels)[rest]
     torch.manual_seed(draw)
     model = MS2L(config, with_ssl_heads=False)
     model.load_state_dict(weights, strict=False)
@@ -76,8 +75,10 @@ def run_draw(config, train, weights, k: int, draw: int, knn: int, alpha: float) 
     for recipe in training_plan("finetune", len(sub), lr=FINETUNE_LR, seed=draw):
         train_classifier(model, sub, dataclasses.replace(recipe, views=()), torch.device("cpu"), progress_bar=False)
     fit_s = time.perf_counter() - t0
-    proba = predict(model, hidden, torch.device("cpu"))
-    tuned = extract_features(model, both, torch.device("cpu")).numpy()
+    tuned_t = extract_features(model, both, torch.device("cpu"))
+    with torch.no_grad():  # the classifier on those features: the hidden clips' probabilities, no second pass
+        proba = model.classifier.eval()(tuned_t[n_l:]).softmax(-1).numpy()
+    tuned = tuned_t.numpy()
     prior = np.concatenate([np.zeros((n_l, K)), proba])
     t1 = time.perf_counter()
     methods = {

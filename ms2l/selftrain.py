@@ -52,13 +52,15 @@ def pseudo_proba(model: MS2L, labelled: ClipSet, unlabelled: ClipSet, device: to
     """
     labeller = resolve_labeller(labeller, labelled)
     device = torch.device(device)
-    proba = predict(model, unlabelled, device)
     if labeller == "model" or len(unlabelled) == 0:
-        return proba
+        return predict(model, unlabelled, device)
     from .propagation import spread
     from .train import extract_features
 
-    feats = torch.cat([extract_features(model, labelled, device), extract_features(model, unlabelled, device)]).numpy()
+    f_u = extract_features(model, unlabelled, device)
+    with torch.no_grad():  # the classifier on the same features: one encoder pass per clip, not two
+        proba = model.classifier.eval()(f_u.to(device)).float().softmax(-1).cpu().numpy()
+    feats = torch.cat([extract_features(model, labelled, device), f_u]).numpy()
     n_l = len(labelled)
     seeds = np.concatenate([np.asarray(labelled.labels, int), np.full(len(unlabelled), -1)])
     prior = np.concatenate([np.zeros((n_l, proba.shape[1])), proba])

@@ -74,27 +74,34 @@ def test_self_train_without_rounds_is_plain_training_and_it_can_be_cancelled():
         self_train(lambda t: _SignModel(), labelled.subset([]), unlabelled)
 
 
+class _AngleClassifier(torch.nn.Module):
+    """Class 0 for every angle below 1.0 (read back from its point on the unit circle)."""
+
+    def forward(self, f):
+        m = 1.0 - torch.atan2(f[:, 1], f[:, 0])
+        return torch.stack([4 * m, -4 * m], 1)
+
+
 class _AngleModel(torch.nn.Module):
     """A stand-in whose clips are angles (their mean coordinate): features on the unit circle,
     and a classifier that calls every angle below 1.0 class 0 -- wrong for chain A's far end."""
 
-    @staticmethod
-    def _angle(x, lengths):
-        return x.flatten(1).sum(1) / (lengths.float() * x[0, 0].numel())
+    def __init__(self):
+        super().__init__()
+        self.classifier = _AngleClassifier()
 
     def features(self, x, lengths):
-        v = self._angle(x, lengths)
+        v = x.flatten(1).sum(1) / (lengths.float() * x[0, 0].numel())
         return torch.stack([v.cos(), v.sin()], 1)
 
     def forward(self, x, lengths):
-        m = 1.0 - self._angle(x, lengths)
-        return torch.stack([4 * m, -4 * m], 1)
+        return self.classifier(self.features(x, lengths))
 
 
 def test_spreading_labels_fixes_what_the_classifier_gets_wrong_along_a_chain_of_clips():
     from ms2l.selftrain import pseudo_proba
 
-    a, b = np.linspace(0.05, 1.5, 30), np.linspace(2.55, 4.0, 30)  # two chains, a 1-rad gap between them
+    a, b = np.linspace(0.05, 1.5, 30), np.linspace(2.55, 3.1, 30)  # two chains, a 1-rad gap between them
     labelled = ClipSet(_clips([0.0, 2.5]), np.array([0, 1]), ("a", "b"))
     unlabelled = ClipSet(_clips(np.concatenate([a, b])), np.full(60, -1), ("a", "b"))
     truth = np.array([0] * 30 + [1] * 30)
