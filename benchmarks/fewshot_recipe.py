@@ -6,7 +6,8 @@ linear probe, then every layer) changed in one way per variant, and scores view 
 
 * ``base``: the plan as the app runs it (fine-tune stage 12 epochs at lr 3e-4, batch 16);
 * ``ep30``: 30 fine-tune epochs; ``lr1e-3``: fine-tune at lr 1e-3; ``drop0.3``: dropout 0.3 before
-  the classifier; ``views_tm``: the tilt and body-part mask views in the fine-tune stage.
+  the classifier; ``views_tm``: the tilt and body-part mask views in the fine-tune stage; ``meanmax``:
+  the classifier reads mean and max pooled features (``ModelConfig.pooling``).
 
 Results (resumable) in ``--out`` (JSON) and the summary beside it (``.md``).
 
@@ -29,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 DATA = ROOT.parent / "shared" / "datasets" / "nw-ucla" / "all_sqe"
 VARIANTS: dict[str, dict[str, Any]] = {
     "base": {}, "ep30": {"epochs": 30}, "lr1e-3": {"lr": 1e-3}, "drop0.3": {"dropout": 0.3},
-    "views_tm": {"views": ("tilt", "mask")},
+    "views_tm": {"views": ("tilt", "mask")}, "meanmax": {"pooling": "mean+max"},
 }
 
 
@@ -42,7 +43,7 @@ def run(encoder: str, variant: str, draw: int, train: Any, val: Any, config: Any
     from ms2l.train import evaluate, train_classifier
 
     change = dict(VARIANTS[variant])
-    cfg = config.replace(dropout=change.pop("dropout", 0.0))
+    cfg = config.replace(dropout=change.pop("dropout", 0.0), pooling=change.pop("pooling", "mean"))
     sub = train.subset(per_class_sample(train.labels, 5, seed=draw))
     torch.manual_seed(draw)
     model = MS2L(cfg, with_ssl_heads=False)

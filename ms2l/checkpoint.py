@@ -59,6 +59,9 @@ def check_config(config: ModelConfig) -> None:
         v = getattr(config, name)
         if not (number(v) and 0 <= v < 1):
             raise ValueError(f"{name} must be a number in [0, 1), got {v!r}")
+    from .encoders import POOLINGS
+    if config.pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {config.pooling!r}")
     if config.normalization not in ("body", "yaw", "none"):
         raise ValueError(f"normalization must be body, yaw or none, got {config.normalization!r}")
     if not isinstance(config.layout, str):

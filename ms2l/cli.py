@@ -209,7 +209,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         chosen = stratified_fraction(train.labels, a.label_fraction, a.seed)
         unlabelled = train.subset(np.setdiff1d(np.arange(len(train)), chosen))
         train = train.subset(chosen)
-    config = base.replace(labels=tuple(train.label_names), dropout=a.dropout)
+    config = base.replace(labels=tuple(train.label_names), dropout=a.dropout, pooling=a.pooling or base.pooling)
     out = Path(a.out)
     if out.suffix != ".safetensors":
         out = out.with_name(out.name + ".safetensors")
@@ -440,6 +440,10 @@ def add_commands(sub: argparse._SubParsersAction, *, optional_data: bool = False
     q.add_argument("--batch-size", type=int)
     q.add_argument("--lr", type=float)
     q.add_argument("--dropout", type=float, default=0.0, help="dropout before the classifier (default: 0)")
+    q.add_argument("--pooling", choices=["mean", "mean+max"],
+                   help="how the classifier pools the encoder's frames: mean (the paper's), or mean and max side by "
+                        "side (better linear evaluation, benchmarks/results/linear_probe.md); default: the encoder's "
+                        "(mean)")
     q.add_argument("--negatives", metavar="NAME[,NAME...]",
                    help="other motion to measure the open-set rejection on (pool sources, e.g. cmu,sbu; with "
                         "--negatives-data); reported in the model card, never used to set the threshold")

@@ -32,6 +32,9 @@ class ModelConfig:
     dropout: float = 0.0
     # The encoder also reads frame-to-frame joint velocities (computed inside the model).
     velocity: bool = False
+    # How the classifier pools the encoder's per-frame features (ms2l.encoders.POOLINGS); the
+    # self-supervised heads always read the mean.
+    pooling: str = "mean"
     # Self-supervised heads.
     mask_ratio: float = 0.3
     jigsaw_segments: int = 3

@@ -3,8 +3,8 @@
 The exported graph takes one window ``x[1, T, M, V, C]`` float32 (``T`` is a
 dynamic axis) and returns class probabilities ``probs[1, K]``.  A live window
 has no padding, so the encoder runs its plain (unpacked) kernel, which is exact
-and exportable; pooling is the mean over all ``T`` frames, the same as
-:func:`ms2l.encoders.masked_mean` with ``lengths = T``.
+and exportable; pooling is over all ``T`` frames, the same as
+:func:`ms2l.encoders.pool` with ``lengths = T``.
 
 ONNX files are cached by the model's weights and config (a hash), in the user
 cache folder (``$MS2L_CACHE`` overrides it), so each model is exported once.
@@ -36,6 +36,7 @@ class _ProbsModule(nn.Module):
             raise ValueError("this model has no classifier: only classifiers can be exported")
         self.encoder = model.encoder
         self.classifier = model.classifier
+        self.pooling = model.config.pooling
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         flat = x.flatten(2)  # [B, T, D]
@@ -43,6 +44,8 @@ class _ProbsModule(nn.Module):
         lengths = torch.ones_like(flat[:, :, 0]).sum(1).to(torch.int64)
         h = self.encoder(flat, lengths)  # [B, T, F]
         f = h.mean(1)                    # [B, F]
+        if self.pooling == "mean+max":
+            f = torch.cat([f, h.amax(1)], 1)  # [B, 2F]
         return torch.softmax(self.classifier(f), dim=-1), self.classifier.novelty(f)
 
 

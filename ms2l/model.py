@@ -7,7 +7,7 @@ from torch import nn
 
 from .config import ModelConfig, TaskConfig
 from .distributed import gather_batch
-from .encoders import build_encoder, masked_mean
+from .encoders import build_encoder, masked_mean, pool
 from .tasks import PERMUTATIONS, contrastive_loss, jigsaw, mask_tail, motion_loss, random_permutations
 
 
@@ -46,13 +46,15 @@ class MS2L(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = build_encoder(config)
-        H = self.encoder.out_dim  # pooled feature size F (2 x hidden for the bidirectional GRU)
+        H = self.encoder.out_dim  # per-frame feature size F (2 x hidden for the bidirectional GRU)
+        # The classifier's clip feature: F (mean pooling) or 2F (mean and max side by side).
+        self.feature_dim = H * (2 if config.pooling == "mean+max" else 1)
         if with_ssl_heads:
             self.decoder = nn.GRU(H, config.hidden, batch_first=True)            # [B, T, F] -> [B, T, hidden]
             self.reconstruct = nn.Linear(config.hidden, config.input_dim)        # -> [B, T, D] the whole clip
             self.jigsaw_head = nn.Linear(H, len(PERMUTATIONS))                   # [B, F] -> [B, 6]
             self.projector = nn.Sequential(nn.Linear(H, H), nn.ReLU(), nn.Linear(H, config.projection_dim))
-        self.classifier = Classifier(H, config.num_classes, config.dropout) if config.num_classes else None
+        self.classifier = Classifier(self.feature_dim, config.num_classes, config.dropout) if config.num_classes else None
 
     @property
     def has_ssl_heads(self) -> bool:
@@ -62,7 +64,11 @@ class MS2L(nn.Module):
         return x.flatten(2) if x.dim() > 3 else x  # [B, T, M, V, C] -> [B, T, D = M*V*C]
 
     def features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Pooled clip features ``[B, out_dim]``."""
+        """The classifier's clip features ``[B, feature_dim]`` (``config.pooling`` of the encoder's frames)."""
+        return pool(self.encoder(self._flat(x), lengths), lengths, self.config.pooling)
+
+    def mean_features(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Mean-pooled clip features ``[B, out_dim]``: what the self-supervised heads read."""
         return masked_mean(self.encoder(self._flat(x), lengths), lengths)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -103,9 +109,10 @@ class MS2L(nn.Module):
                 out["jigsaw_acc"] = (logits.argmax(1) == perm).float().mean().detach()
             pooled.append(fs)
         if tasks.contrastive:
-            fo = original_features if original_features is not None else self.features(x, lengths)
+            mean_given = original_features is not None and original_features.shape[-1] == self.encoder.out_dim
+            fo = original_features if mean_given else self.mean_features(x, lengths)
             if second is not None:
-                pooled.append(self.features(*second))  # [B, F] the independently augmented copy
+                pooled.append(self.mean_features(*second))  # [B, F] the independently augmented copy
             z = self.projector(torch.stack([fo, *pooled]))  # [views, B, projection_dim]
             # In a distributed run every clip of the global batch is a negative.
             candidates, offset = gather_batch(z, dim=1)

@@ -80,3 +80,38 @@ def test_a_velocity_encoder_reads_each_joints_change_and_keeps_the_persons_apart
     assert torch.allclose(h[..., 16:], one.encoder(x2[:, :, 1].flatten(2), torch.tensor([5])), atol=1e-6)
     # Files written before the field existed load as joint-only models.
     assert ModelConfig.from_dict({k: v for k, v in ModelConfig().to_dict().items() if k != "velocity"}).velocity is False
+
+
+def test_mean_max_pooling_reads_only_valid_frames_and_keeps_the_ssl_heads_on_the_mean(tmp_path):
+    import numpy as np
+
+    from ms2l.checkpoint import check_config, load_model, save_model
+    from ms2l.config import TaskConfig
+    from ms2l.encoders import masked_mean, pool
+    from ms2l.export import export_onnx
+
+    h = torch.randn(2, 5, 4)
+    lengths = torch.tensor([5, 2])
+    f = pool(h, lengths, "mean+max")                                      # [B, 2F]
+    assert f.shape == (2, 8) and torch.allclose(f[:, :4], masked_mean(h, lengths))
+    assert torch.equal(f[1, 4:], h[1, :2].amax(0))                        # padding never wins the max
+    with pytest.raises(ConfigError, match="unknown pooling"):
+        pool(h, lengths, "median")
+    with pytest.raises(ValueError, match="pooling"):
+        check_config(ModelConfig(pooling="median"))
+    model = MS2L(ModelConfig(hidden=8, layers=1, pooling="mean+max", labels=("a", "b", "c")))
+    assert model.feature_dim == 2 * model.encoder.out_dim == model.classifier.fc.in_features
+    x, lengths = torch.randn(3, 12, 25, 3), torch.tensor([12, 9, 5])
+    assert model(x, lengths).shape == (3, 3)
+    losses = model.ssl_losses(x, lengths, TaskConfig(), original_features=model.features(x, lengths))
+    assert set(losses) >= {"motion", "jigsaw", "contrastive"} and torch.isfinite(losses["contrastive"])
+    # The file carries the pooling; the exported graph pools the same way.
+    path = save_model(model, tmp_path / "m.safetensors", {"kind": "classifier"}, include_ssl_heads=False)
+    loaded, _ = load_model(path)
+    assert loaded.config.pooling == "mean+max"
+    onnx = pytest.importorskip("onnxruntime")
+    sess = onnx.InferenceSession(str(export_onnx(loaded, tmp_path / "m.onnx")))
+    window = torch.randn(1, 20, 1, 25, 3)
+    probs = sess.run(["probs"], {"x": window.numpy()})[0]
+    ref = loaded(window, torch.tensor([20])).softmax(-1).detach().numpy()
+    assert np.allclose(probs, ref, atol=1e-5)

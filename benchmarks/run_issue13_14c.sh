@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Session of 2026-12-03: what ran, in order, with the velocity encoder runs/pre-vel36
+# (rebuilt first with the command in benchmarks/run_issue13_vel.sh).
+#   1. linear evaluation: features and fits, chosen on view 1 -> view 2 (benchmarks/linear_probe.py);
+#   2. open set, clip level, with the Mahalanobis + cosine score added (benchmarks/openset.py);
+#   3. NW-UCLA 1 % labels at seed 2, plain and with self-training on spread pseudo labels.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=${PY:-.venv/bin/python}
+R=benchmarks/results
+E=runs/pre-vel36/encoder.safetensors
+[ -f $E ] || { echo "no $E: run benchmarks/run_issue13_vel.sh first" >&2; exit 2; }
+STAGE=${1:-all}
+if [ "$STAGE" = all ] || [ "$STAGE" = linear ]; then
+  $PY benchmarks/linear_probe.py --encoder $E --out $R/linear_probe.json
+fi
+if [ "$STAGE" = all ] || [ "$STAGE" = openset ]; then
+  $PY benchmarks/openset.py --encoder $E --out $R/openset_vel36b.json
+fi
+if [ "$STAGE" = all ] || [ "$STAGE" = seed2 ]; then
+  D=../shared/datasets/nw-ucla/all_sqe
+  O=runs/paper-vel36
+  $PY -m ms2l train --strategy finetune --dataset nw-ucla --data $D --encoder $E --label-fraction 0.01 \
+      --seed 2 --device cpu --out $O/plain0.01s2
+  $PY -m ms2l train --strategy finetune --dataset nw-ucla --data $D --encoder $E --label-fraction 0.01 \
+      --self-train 2 --pseudo-labels spread --seed 2 --device cpu --out $O/spread0.01s2
+fi
