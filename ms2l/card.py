@@ -19,7 +19,8 @@ def model_card(meta: dict[str, Any], title: str = "ms2l model") -> str:
         f"({cfg.get('window', 0) / max(cfg.get('fps', 1), 1e-9):.1f} s)",
         f"- normalisation: `{cfg.get('normalization')}` (pose_adapters.normalize)",
         f"- encoder: `{cfg.get('encoder')}`, hidden {cfg.get('hidden')} x 2 directions, {cfg.get('layers')} layers"
-        + ("; reads joints and their frame-to-frame change" if cfg.get("velocity") else ""),
+        + ("; reads joints and their frame-to-frame change" if cfg.get("velocity") else "")
+        + ("; the classifier reads the mean and the max over frames" if cfg.get("pooling") == "mean+max" else ""),
         "",
         "## Labels",
         "",

@@ -16,6 +16,8 @@ def test_the_card_gives_the_encoders_pretraining_recipe_and_its_input():
     assert "reads joints and their frame-to-frame change" in card
     plain = model_card({"config": ModelConfig(labels=("wave",)).to_dict()})
     assert "## Encoder pretraining" not in plain and "frame-to-frame" not in plain
+    assert "max over frames" not in plain
+    assert "the mean and the max over frames" in model_card({"config": ModelConfig(pooling="mean+max").to_dict()})
 
 
 def test_the_card_tells_how_self_training_went():
