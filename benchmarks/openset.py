@@ -180,7 +180,7 @@ def _outliers(config: Any) -> Any:
 
 
 def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[list[int]], stream: bool,
-             tmp: Path, outlier_weight: float = 0.0) -> dict[str, Any]:
+             tmp: Path, outlier_weight: float = 0.0, pooling: str = "mean") -> dict[str, Any]:
     import torch
 
     from app.finetune import build_model, training_plan
@@ -207,6 +207,12 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
     test_known = only_known(test_all)
     test_unknown = test_all.where(np.isin(test_all.labels, unknown))
     model, _, _ = build_model(encoder, names, strategy)
+    if pooling != model.config.pooling:  # the same encoder weights under a classifier that pools otherwise
+        from ms2l.model import MS2L
+
+        weights = {k: v for k, v in model.state_dict().items() if k.startswith("encoder.")}
+        model = MS2L(model.config.replace(pooling=pooling), with_ssl_heads=model.has_ssl_heads)
+        model.load_state_dict(weights, strict=False)
     t0 = time.perf_counter()
     outliers = _outliers(config) if outlier_weight > 0 else None
     for recipe in training_plan(strategy, len(train), seed=fold):
@@ -389,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--outliers", type=float, default=0.0, metavar="W",
                    help="outlier exposure: also fine-tune on CMU and SBU motion towards uniform predictions, "
                         "with this weight (default 0: off)")
+    p.add_argument("--pooling", default="mean", choices=["mean", "mean+max"],
+                   help="how the fold models' classifiers pool the encoder's frames (default: mean, the app's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "openset.json")
@@ -402,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"openset: data not found: {', '.join(missing)} (see ../shared/README.md)", file=sys.stderr)
         return 2
     doc: dict[str, Any] = {"machine": _machine(), "encoder": a.encoder, "strategy": a.strategy, "folds": a.folds,
-                           "outlier_weight": a.outliers,
+                           "outlier_weight": a.outliers, "pooling": a.pooling,
                            "datasets": datasets, "runs": [], "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                            "load_before": os.getloadavg()[0]}
     c0, t0 = time.process_time(), time.perf_counter()
@@ -412,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
             order = np.random.default_rng(a.seed).permutation(n)
             groups = [sorted(int(c) for c in g) for g in np.array_split(order, a.folds)]
             for fold in range(a.folds):
-                r = run_fold(ds, a.encoder, a.strategy, fold, groups, a.stream, Path(tmp), a.outliers)
+                r = run_fold(ds, a.encoder, a.strategy, fold, groups, a.stream, Path(tmp), a.outliers, a.pooling)
                 doc["runs"].append(r)
                 print(f"{ds} fold {fold}: closed {r['closed_top1']:.1f}, AUROC {r['auroc']}, rejected "
                       f"{r['unknown_rejected']:.1f}, open {r['open_top1']:.1f}"
