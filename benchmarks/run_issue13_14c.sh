@@ -19,22 +19,14 @@ fi
 if [ "$STAGE" = all ] || [ "$STAGE" = openset ]; then
   $PY benchmarks/openset.py --encoder $E --out $R/openset_vel36b.json
 fi
-if [ "$STAGE" = all ] || [ "$STAGE" = seed2 ]; then
-  D=../shared/datasets/nw-ucla/all_sqe
-  O=runs/paper-vel36
+one_percent() {  # NW-UCLA 1 % labels at seed $1: plain, then 2 rounds of self-training on spread pseudo labels
+  local D=../shared/datasets/nw-ucla/all_sqe O=runs/paper-vel36
   $PY -m ms2l train --strategy finetune --dataset nw-ucla --data $D --encoder $E --label-fraction 0.01 \
-      --seed 2 --device cpu --out $O/plain0.01s2
+      --seed $1 --device cpu --out $O/plain0.01s$1
   $PY -m ms2l train --strategy finetune --dataset nw-ucla --data $D --encoder $E --label-fraction 0.01 \
-      --self-train 2 --pseudo-labels spread --seed 2 --device cpu --out $O/spread0.01s2
-fi
-if [ "$STAGE" = all ] || [ "$STAGE" = seed3 ]; then  # run last, after the pooling stage
-  D=../shared/datasets/nw-ucla/all_sqe
-  O=runs/paper-vel36
-  $PY -m ms2l train --strategy finetune --dataset nw-ucla --data $D --encoder $E --label-fraction 0.01 \
-      --seed 3 --device cpu --out $O/plain0.01s3
-  $PY -m ms2l train --strategy finetune --dataset nw-ucla --data $D --encoder $E --label-fraction 0.01 \
-      --self-train 2 --pseudo-labels spread --seed 3 --device cpu --out $O/spread0.01s3
-fi
+      --self-train 2 --pseudo-labels spread --seed $1 --device cpu --out $O/spread0.01s$1
+}
+if [ "$STAGE" = all ] || [ "$STAGE" = seed2 ]; then one_percent 2; fi
 if [ "$STAGE" = all ] || [ "$STAGE" = pooling ]; then
   D=../shared/datasets/nw-ucla/all_sqe
   O=runs/paper-vel36
@@ -44,3 +36,4 @@ if [ "$STAGE" = all ] || [ "$STAGE" = pooling ]; then
   $PY -m ms2l train --strategy linear --dataset nw-ucla --data $D --encoder $E --seed 0 --device cpu --out $O/linear_mean
   $PY benchmarks/openset.py --encoder $E --pooling mean+max --out $R/openset_vel36_meanmax.json
 fi
+if [ "$STAGE" = all ] || [ "$STAGE" = seed3 ]; then one_percent 3; fi  # run last, alone on the CPU
