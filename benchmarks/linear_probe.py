@@ -70,7 +70,7 @@ def features(model: Any, clips: Any, augment: Any = None, seed: int = 0, max_fra
     from torch.utils.data import DataLoader
 
     from ms2l.data.clipset import ClipDataset, collate
-    from ms2l.encoders import frame_mask, masked_mean
+    from ms2l.encoders import masked_mean, pool
 
     model.eval()
     loader = DataLoader(ClipDataset(clips, max_frames, augment, seed=seed), batch_size=128, shuffle=False,
@@ -84,10 +84,8 @@ def features(model: Any, clips: Any, augment: Any = None, seed: int = 0, max_fra
             ref = model.features(x, lengths) if not out["mean"] else mean  # checked on the first batch
             if not torch.allclose(mean, ref, atol=1e-4):
                 raise AssertionError(f"re-run layers differ from the encoder by {float((mean - ref).abs().max()):.2e}")
-            m = frame_mask(lengths, h2.shape[1])[..., None]
-            top_max = h2.masked_fill(~m, float("-inf")).amax(1)
             out["mean"].append(mean)
-            out["meanmax"].append(torch.cat([mean, top_max], 1))
+            out["meanmax"].append(pool(h2, lengths, "mean+max"))
             out["layers"].append(torch.cat([masked_mean(h1, lengths), mean], 1))
     return {k: torch.cat(v) for k, v in out.items()}
 

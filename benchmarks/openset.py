@@ -239,7 +239,7 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
         sc["combo"] = sc["distance"] + sc["ssl-knn"] / q
     ft = [bank, extract_features(model, test_known, torch.device("cpu")).float(),
           extract_features(model, test_unknown, torch.device("cpu")).float()]
-    sk["maha"], su["maha"] = _mahalanobis(ft[0], train.labels, ft[1], ft[2])
+    sk["maha"], su["maha"], maha_b = _mahalanobis(ft[0], train.labels, ft[1], ft[2], ft[0])
     sk["ssl-maha"], su["ssl-maha"] = _mahalanobis(ssl[0], train.labels, ssl[1], ssl[2])
     sk["per-class"], su["per-class"] = _per_class(model, ft[0], train.labels, ft[1], ft[2])
     # Mahalanobis won on NW-UCLA and cosine on UTD-MHAD: their sum, each over its 95 % quantile on
@@ -248,7 +248,6 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
         clf = model.classifier.eval()
         zb = torch.nn.functional.normalize(clf.norm(bank), dim=1)
         cos_b = (1 - zb @ torch.nn.functional.normalize(clf.prototypes, dim=1).T).min(1).values.numpy()
-    maha_b = _mahalanobis(ft[0], train.labels, ft[0])[0]
     qm, qc = (max(float(np.quantile(v, 0.95)), 1e-12) for v in (maha_b, cos_b))
     for sc in (sk, su):
         sc["maha+cos"] = sc["maha"] / qm + sc["cosine"] / qc

@@ -134,7 +134,9 @@ POOLINGS = ("mean", "mean+max")
 
 
 def pool(h: torch.Tensor, lengths: torch.Tensor, how: str = "mean") -> torch.Tensor:
-    """``h[B, T, F]`` over each sample's valid frames -> ``[B, F]`` (mean) or ``[B, 2F]`` (mean+max)."""
+    """``h[B, T, F]`` over each sample's valid frames -> ``[B, F]`` (mean) or ``[B, 2F]`` (mean+max).
+
+    The mean always comes first: ``pool(h, l, how)[:, :F] == masked_mean(h, l)``."""
     mean = masked_mean(h, lengths)
     if how == "mean":
         return mean

@@ -109,8 +109,9 @@ class MS2L(nn.Module):
                 out["jigsaw_acc"] = (logits.argmax(1) == perm).float().mean().detach()
             pooled.append(fs)
         if tasks.contrastive:
-            mean_given = original_features is not None and original_features.shape[-1] == self.encoder.out_dim
-            fo = original_features if mean_given else self.mean_features(x, lengths)
+            # pool() puts the mean first, so a caller's features of any pooling hold it: no second pass.
+            fo = (original_features[:, :self.encoder.out_dim] if original_features is not None
+                  else self.mean_features(x, lengths))
             if second is not None:
                 pooled.append(self.mean_features(*second))  # [B, F] the independently augmented copy
             z = self.projector(torch.stack([fo, *pooled]))  # [views, B, projection_dim]
