@@ -50,6 +50,8 @@ FINETUNE_PASSES = 600
 LINEAR_EPOCHS = 100
 FINETUNE_LR = 3e-4
 FINETUNE_BATCH = 16
+#: Fine-tunes averaged into the model Train saves (:mod:`ms2l.soup`); see ``benchmarks/fewshot_recipe.py``.
+SOUP = 1
 
 
 @dataclass
@@ -69,6 +71,9 @@ class FinetuneSpec:
     use_unlabelled: ``joint`` runs the MS²L tasks on the library's unlabelled clips.
     name: file name in the registry (None: ``mine-<date>-<time>``).
     tasks: ``joint``: comma list of the MS²L tasks to add.
+    soup: fine-tunes per fit (seeds ``seed``, ``seed + 100``, ...) averaged into one model
+        (:mod:`ms2l.soup`; 1: a single fine-tune).  The prototype and linear strategies are
+        deterministic enough that they always train one.
     """
 
     labels: tuple[str, ...] | None = None
@@ -84,6 +89,7 @@ class FinetuneSpec:
     device: str = "auto"
     tasks: str = "motion,jigsaw,contrastive"  # joint: the MS²L tasks added
     cv: str = "auto"
+    soup: int = SOUP
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
@@ -92,6 +98,8 @@ class FinetuneSpec:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
         if self.cv not in ("auto", "always", "never"):
             raise ConfigError(f"cv must be auto, always or never, not {self.cv!r}")
+        if isinstance(self.soup, bool) or not isinstance(self.soup, int) or not 1 <= self.soup <= 10:
+            raise ConfigError(f"soup must be a whole number of models from 1 to 10, got {self.soup!r}")
 
 
 @dataclass
@@ -342,28 +350,39 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
         train, val = clips.subset(tr_idx), (clips.subset(va_idx) if len(va_idx) else None)
         done_fits = 0
 
+        members = spec.soup if spec.strategy in ("finetune", "joint") else 1
+
         def fit(model_k: Any, train_k: Any, val_k: Any, what: str) -> list[Any]:
-            """Train ``model_k`` with the app's plan for ``train_k``; returns the plan (its recipes)."""
+            """Train ``model_k`` with the app's plan for ``train_k`` (``members`` fine-tunes averaged into it);
+            returns the plan (its recipes)."""
             nonlocal done_fits
-            plan_k = training_plan(spec.strategy, len(train_k), epochs=spec.epochs, lr=spec.lr, seed=spec.seed,
-                                   tasks=tasks, persons=persons)
-            total = sum(r.epochs for r in plan_k)
+            soup = [model_k] + [build_model(spec.encoder, labels, spec.strategy, persons)[0] for _ in range(members - 1)]
+            plans = [training_plan(spec.strategy, len(train_k), epochs=spec.epochs, lr=spec.lr, seed=spec.seed + 100 * m,
+                                   tasks=tasks, persons=persons) for m in range(members)]
+            total = sum(r.epochs for plan_m in plans for r in plan_m)
             done = 0
-            for recipe in plan_k:
-                stage = recipe.strategy
+            for m, (member, plan_m) in enumerate(zip(soup, plans)):
+                name = what if members == 1 else f"{what}, model {m + 1}/{members}"
+                for recipe in plan_m:
+                    stage = recipe.strategy
 
-                def on_epoch(rec: dict[str, Any], stage: str = stage) -> None:
-                    row = {**rec, "stage": stage, "epoch": done + rec["epoch"], "epochs": total, "fit": what}
-                    history.append(row)
-                    frac = (done_fits + row["epoch"] / total) / n_fits
-                    tell(phase="train", message=f"{what}: training ({stage}) epoch {row['epoch']}/{total}",
-                         fraction=frac, **{k: v for k, v in row.items() if k != "seconds"})
+                    def on_epoch(rec: dict[str, Any], stage: str = stage, name: str = name) -> None:
+                        row = {**rec, "stage": stage, "epoch": done + rec["epoch"], "epochs": total, "fit": name}
+                        history.append(row)
+                        frac = (done_fits + row["epoch"] / total) / n_fits
+                        tell(phase="train", message=f"{name}: training ({stage}) epoch {row['epoch']}/{total}",
+                             fraction=frac, **{k: v for k, v in row.items() if k != "seconds"})
 
-                train_classifier(model_k, train_k, recipe, device, unlabelled=unlabelled if stage == "joint" else None,
-                                 progress=on_epoch, should_stop=should_stop, progress_bar=False, validation=val_k)
-                done += recipe.epochs
+                    train_classifier(member, train_k, recipe, device,
+                                     unlabelled=unlabelled if stage == "joint" else None, progress=on_epoch,
+                                     should_stop=should_stop, progress_bar=False, validation=val_k)
+                    done += recipe.epochs
+            if members > 1:
+                from ms2l.soup import average_into
+
+                average_into(soup)
             done_fits += 1
-            return plan_k
+            return plans[0]
 
         cv_result = None
         if folds:
@@ -407,7 +426,9 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
             "kind": "classifier",
             "description": (f"Fine-tuned ({spec.strategy}) on {len(train)} clips of your own library "
                             f"({', '.join(labels)})."),
-            "recipe": {"stages": [r.to_dict() for r in plan], "strategy": spec.strategy},
+            "recipe": {"stages": [r.to_dict() for r in plan], "strategy": spec.strategy,
+                       **({"soup": {"models": members, "seeds": [spec.seed + 100 * m for m in range(members)]}}
+                          if members > 1 else {})},
             "data": {"source": "clip library", "library": str(lib.root), "train clips": len(train),
                      "validation clips": 0 if val is None else len(val),
                      "accuracy estimate": ("cross-validation, every clip held out once, final model on all clips"

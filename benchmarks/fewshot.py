@@ -18,7 +18,10 @@ draw) from a dataset's training split, tested on its test split -- NW-UCLA (view
   The self-supervised rows are the fair few-shot figure (the paper's semi-supervised
   setting).
 * ``--views a,b``: extra augmentation views (``ms2l.augment``) for the training stages,
-  for the ablation; recorded per run.
+  for the ablation; recorded per run.  ``--head cosine``: the classifier's last layer is
+  scaled cosine; ``--models N --combine probs|weights``: N models per draw (seeds draw,
+  draw + 100, ...) whose probabilities are averaged (an ensemble) or whose weights are
+  averaged into one model (a "soup").
 
 Every run records top-1 on the test split, the training wall time, the process CPU time
 and the load average, because this machine's 2 cores are shared: the CPU share
@@ -105,7 +108,7 @@ def _encoder_info(spec: str) -> dict[str, Any]:
 
 def run_one(config, train, test, weights, encoder: str, strategy: str, k: int, draw: int,
             test_features: dict[str, Any], views: tuple[str, ...] = (), self_train: int = 0,
-            labeller: str = "model") -> dict[str, Any]:
+            labeller: str = "model", models: int = 1, combine: str = "probs") -> dict[str, Any]:
     import dataclasses
 
     import numpy as np
@@ -122,12 +125,12 @@ def run_one(config, train, test, weights, encoder: str, strategy: str, k: int, d
     lr = 1e-3 if (encoder == "scratch" and strategy != "linear") else FINETUNE_LR
     plans = []
 
-    def fit(clips):
-        torch.manual_seed(draw)  # the random encoder (scratch) and the classifier differ per draw
+    def fit(clips, seed=draw):
+        torch.manual_seed(seed)  # the random encoder (scratch) and the classifier differ per draw
         model = MS2L(config, with_ssl_heads=False)
         if weights is not None:
             model.load_state_dict(weights, strict=False)
-        plan = [dataclasses.replace(r, views=tuple(views)) for r in training_plan(strategy, len(clips), lr=lr, seed=draw)]
+        plan = [dataclasses.replace(r, views=tuple(views)) for r in training_plan(strategy, len(clips), lr=lr, seed=seed)]
         plans.append(plan)
         for recipe in plan:
             train_classifier(model, clips, recipe, torch.device("cpu"), progress_bar=False)
@@ -142,7 +145,12 @@ def run_one(config, train, test, weights, encoder: str, strategy: str, k: int, d
         model, rounds = self_train_loop(fit, sub, train.subset(rest), "cpu", rounds=self_train,
                                         truth=train.labels[rest], labeller=labeller)
     else:
-        model = fit(sub)
+        members = [fit(sub, draw + 100 * m) for m in range(models)]
+        model = members[0]
+        if models > 1 and combine == "weights":
+            from ms2l.soup import average_into
+
+            members = [average_into(members)]
     plan = plans[-1]
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     t1 = time.perf_counter()
@@ -156,9 +164,15 @@ def run_one(config, train, test, weights, encoder: str, strategy: str, k: int, d
         with torch.no_grad():
             pred = model.classifier.eval()(test_features[key]).argmax(1).numpy()
         top1 = 100.0 * float((pred == test.labels).mean())
+    elif not self_train and len(members) > 1:
+        from ms2l.evaluate import predict
+
+        probs = sum(predict(m, test, torch.device("cpu")) for m in members) / len(members)
+        top1 = 100.0 * float((probs.argmax(1) == test.labels).mean())
     else:
         top1 = evaluate(model, test, "cpu")["top1"]
-    return {"encoder": encoder, "strategy": run_name(strategy, views, self_train, labeller), "k": k, "draw": draw,
+    name = run_name(strategy, views, self_train, labeller) + _suffix(config.head, models, combine)
+    return {"encoder": encoder, "strategy": name, "k": k, "draw": draw,
             "clips": len(sub), "top1": top1, "views": list(views),
             **({"self_train": rounds} if self_train else {}),
             "train_s": wall, "train_cpu_s": cpu, "eval_s": time.perf_counter() - t1,
@@ -171,6 +185,12 @@ def run_name(strategy: str, views: tuple[str, ...], self_train: int, labeller: s
     """A run's strategy column: ``finetune``, ``finetune+tilt+mask``, ``finetune+self2``, ``finetune+self2spread`` ..."""
     return (strategy + (f"+{'+'.join(views)}" if views else "")
             + (f"+self{self_train}" + ("" if labeller == "model" else labeller) if self_train else ""))
+
+
+def _suffix(head: str, models: int, combine: str) -> str:
+    """``+cos`` for a cosine head, ``+ens3`` / ``+soup3`` for three models averaged by probabilities / weights."""
+    return ("+cos" if head == "cosine" else "") + (
+        f"+{'ens' if combine == 'probs' else 'soup'}{models}" if models > 1 else "")
 
 
 def summarize(doc: dict[str, Any]) -> dict[str, Any]:
@@ -270,6 +290,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--pseudo-labels", default="model", choices=["model", "spread"],
                    help="with --self-train: the model's own top class, or label spreading over its features "
                         "(ms2l.propagation; default: model)")
+    p.add_argument("--head", default="linear", choices=["linear", "cosine"],
+                   help="the classifier's last layer (default: linear, the app's)")
+    p.add_argument("--models", type=int, default=1, metavar="N",
+                   help="train N models per draw (seeds draw, draw + 100, ...) and combine them (default: 1)")
+    p.add_argument("--combine", default="probs", choices=["probs", "weights"],
+                   help="with --models N: average their probabilities (ensemble) or their weights (soup)")
     p.add_argument("--ks", default="1,3,5,10")
     p.add_argument("--draws", type=int, default=5)
     p.add_argument("--strategies", default="linear,finetune")
@@ -296,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     doc |= {"machine": _machine(a.threads), "draws": a.draws, "dataset": a.dataset, "test": SPLITS[a.dataset][1],
             "train_pool": SPLITS[a.dataset][0], "paper_10pct": PAPER_10PCT}
     done = {(r["encoder"], r["strategy"], r["k"], r["draw"]) for r in doc["runs"]}
+    if a.models < 1 or (a.models > 1 and a.self_train):
+        print("fewshot: --models N needs N >= 1 and no --self-train", file=sys.stderr)
+        return 2
     config, train, test = _load(a.dataset, a.data)
     doc["classes"] = len(config.labels)
     views = tuple(v for v in a.views.split(",") if v)
@@ -308,11 +337,11 @@ def main(argv: list[str] | None = None) -> int:
             for k in ks:
                 for draw in range(a.draws):
                     rounds = a.self_train if strategy in ("finetune", "scratch") else 0
-                    name = run_name(strategy, views, rounds, a.pseudo_labels)
+                    name = run_name(strategy, views, rounds, a.pseudo_labels) + _suffix(a.head, a.models, a.combine)
                     if (enc, name, k, draw) in done:
                         continue
-                    r = run_one(enc_config, train, test, weights, enc, strategy, k, draw, feats, views, rounds,
-                                a.pseudo_labels)
+                    r = run_one(enc_config.replace(head=a.head), train, test, weights, enc, strategy, k, draw,
+                                feats, views, rounds, a.pseudo_labels, a.models, a.combine)
                     doc["runs"].append(r)
                     print(f"{enc:>10} {strategy:>8} k={k:<2} draw {draw}: {r['top1']:.2f} % "
                           f"train {r['train_s']:.1f} s (cpu {r['train_cpu_s']:.1f} s, share {r['cpu_share']:.2f}, "

@@ -158,13 +158,22 @@ def _stream(model_path: Path, dataset: str, names: list[str]) -> list[dict[str, 
             t = np.arange(len(j)) / fps
             skels = [Skeleton(float(t[i]), i, j[i], c[i]) if (c[i] > 0).any() else None for i in range(len(j))]
             path = save_skeleton_clip(Path(tmp) / f"{k}.npz", skels, timestamps=list(t))
-            last = None
+            last, state, seen = None, None, []
             for snap in rt.run(SkeletonClipSource(path)):
                 if snap.prediction is not None:
                     last = snap.prediction
+                    if last.novelty is not None:
+                        seen.append(float(last.novelty))
+                if snap.state is not None and snap.state.novelty is not None:
+                    state = snap.state
+            # Three readings of one stream's novelty: the last window's, the mean over every window
+            # the clip gave, and the smoother's (what the window shows) at the end.
             out.append({"decided": last is not None,
                         "pred": int(np.argmax(last.probs)) if last is not None else -1,
-                        "novelty": float(last.novelty) if last is not None and last.novelty is not None else np.inf})
+                        "novelty": float(last.novelty) if last is not None and last.novelty is not None else np.inf,
+                        "novelty_mean": float(np.mean(seen)) if seen else np.inf,
+                        "novelty_smoothed": float(state.novelty) if state is not None else np.inf,
+                        "state": state.state if state is not None else None})
     return out
 
 
@@ -180,7 +189,7 @@ def _outliers(config: Any) -> Any:
 
 
 def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[list[int]], stream: bool,
-             tmp: Path, outlier_weight: float = 0.0, pooling: str = "mean") -> dict[str, Any]:
+             tmp: Path, outlier_weight: float = 0.0, pooling: str = "mean", head: str = "linear") -> dict[str, Any]:
     import torch
 
     from app.finetune import build_model, training_plan
@@ -207,11 +216,12 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
     test_known = only_known(test_all)
     test_unknown = test_all.where(np.isin(test_all.labels, unknown))
     model, _, _ = build_model(encoder, names, strategy)
-    if pooling != model.config.pooling:  # the same encoder weights under a classifier that pools otherwise
+    if (pooling, head) != (model.config.pooling, model.config.head):
+        # The same encoder weights under a classifier that pools or ends otherwise.
         from ms2l.model import MS2L
 
         weights = {k: v for k, v in model.state_dict().items() if k.startswith("encoder.")}
-        model = MS2L(model.config.replace(pooling=pooling), with_ssl_heads=model.has_ssl_heads)
+        model = MS2L(model.config.replace(pooling=pooling, head=head), with_ssl_heads=model.has_ssl_heads)
         model.load_state_dict(weights, strict=False)
     t0 = time.perf_counter()
     outliers = _outliers(config) if outlier_weight > 0 else None
@@ -278,6 +288,10 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
             "seconds": time.perf_counter() - t1,
             "decided": 100.0 * float(np.mean([s["decided"] for s in kn + un])),
             "auroc": auroc(np.where(np.isfinite(nk), nk, 1e9), np.where(np.isfinite(nu), nu, 1e9)),
+            **{f"auroc_{key}": auroc(*(np.nan_to_num(np.array([x[f"novelty_{key}"] for x in g]), posinf=1e9)
+                                       for g in (kn, un))) for key in ("mean", "smoothed")},
+            "unknown_none_state": 100.0 * float(np.mean([x["state"] == "none" for x in un])),
+            "known_none_state": 100.0 * float(np.mean([x["state"] == "none" for x in kn])),
             "unknown_rejected": 100.0 * float((nu > 1.0).mean()),
             "known_accepted": 100.0 * float((nk <= 1.0).mean()),
             "closed_top1": 100.0 * float((pk == test_known.labels).mean()),
@@ -350,13 +364,18 @@ def write_markdown(doc: dict[str, Any], path: Path) -> None:
             f"{k} {statistics.fmean(r['auroc'][k] for r in rs):.3f}" for k in names) + ".")
         if all("stream" in r for r in rs):
             lines += ["", "Through the streaming runtime (each clip played once, default settings):", "",
-                      "| fold | decided | AUROC | unknown rejected | known accepted | closed top-1 | open top-1 | "
-                      "agrees with clip evaluation |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+                      "| fold | decided | AUROC last window / mean over windows / smoothed | unknown rejected | "
+                      "known accepted | closed top-1 | open top-1 | agrees with clip evaluation | "
+                      "state \"none\" at the end, unknown / known |",
+                      "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
             for r in rs:
                 s = r["stream"]
-                lines.append(f"| {r['fold']} | {s['decided']:.1f} | {s['auroc']:.3f} | {s['unknown_rejected']:.1f} | "
-                             f"{s['known_accepted']:.1f} | {s['closed_top1']:.1f} | {s['open_top1']:.1f} | "
-                             f"{s['agreement']:.1f} |")
+                extra = (f" / {s['auroc_mean']:.3f} / {s['auroc_smoothed']:.3f}" if "auroc_mean" in s else "")
+                ends = (f"{s['unknown_none_state']:.1f} / {s['known_none_state']:.1f}" if "unknown_none_state" in s
+                        else "-")
+                lines.append(f"| {r['fold']} | {s['decided']:.1f} | {s['auroc']:.3f}{extra} | "
+                             f"{s['unknown_rejected']:.1f} | {s['known_accepted']:.1f} | {s['closed_top1']:.1f} | "
+                             f"{s['open_top1']:.1f} | {s['agreement']:.1f} | {ends} |")
         lines.append("")
         st = [r["stream"] for r in rs if "stream" in r]
         src = st if st else rs
@@ -396,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
                         "with this weight (default 0: off)")
     p.add_argument("--pooling", default="mean", choices=["mean", "mean+max"],
                    help="how the fold models' classifiers pool the encoder's frames (default: mean, the app's)")
+    p.add_argument("--head", default="linear", choices=["linear", "cosine"],
+                   help="the fold models' classifier head (default: linear, the app's)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "openset.json")
@@ -409,7 +430,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"openset: data not found: {', '.join(missing)} (see ../shared/README.md)", file=sys.stderr)
         return 2
     doc: dict[str, Any] = {"machine": _machine(), "encoder": a.encoder, "strategy": a.strategy, "folds": a.folds,
-                           "outlier_weight": a.outliers, "pooling": a.pooling,
+                           "outlier_weight": a.outliers, "pooling": a.pooling, "head": a.head,
                            "datasets": datasets, "runs": [], "started": time.strftime("%Y-%m-%dT%H:%M:%S"),
                            "load_before": os.getloadavg()[0]}
     c0, t0 = time.process_time(), time.perf_counter()
@@ -419,7 +440,8 @@ def main(argv: list[str] | None = None) -> int:
             order = np.random.default_rng(a.seed).permutation(n)
             groups = [sorted(int(c) for c in g) for g in np.array_split(order, a.folds)]
             for fold in range(a.folds):
-                r = run_fold(ds, a.encoder, a.strategy, fold, groups, a.stream, Path(tmp), a.outliers, a.pooling)
+                r = run_fold(ds, a.encoder, a.strategy, fold, groups, a.stream, Path(tmp), a.outliers, a.pooling,
+                             a.head)
                 doc["runs"].append(r)
                 print(f"{ds} fold {fold}: closed {r['closed_top1']:.1f}, AUROC {r['auroc']}, rejected "
                       f"{r['unknown_rejected']:.1f}, open {r['open_top1']:.1f}"

@@ -20,7 +20,8 @@ def model_card(meta: dict[str, Any], title: str = "ms2l model") -> str:
         f"- normalisation: `{cfg.get('normalization')}` (pose_adapters.normalize)",
         f"- encoder: `{cfg.get('encoder')}`, hidden {cfg.get('hidden')} x 2 directions, {cfg.get('layers')} layers"
         + ("; reads joints and their frame-to-frame change" if cfg.get("velocity") else "")
-        + ("; the classifier reads the mean and the max over frames" if cfg.get("pooling") == "mean+max" else ""),
+        + ("; the classifier reads the mean and the max over frames" if cfg.get("pooling") == "mean+max" else "")
+        + ("; cosine classifier head" if cfg.get("head") == "cosine" else ""),
         "",
         "## Labels",
         "",

@@ -62,6 +62,9 @@ def check_config(config: ModelConfig) -> None:
     from .encoders import POOLINGS
     if config.pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}, got {config.pooling!r}")
+    from .model import HEADS
+    if config.head not in HEADS:
+        raise ValueError(f"head must be one of {', '.join(HEADS)}, got {config.head!r}")
     if config.normalization not in ("body", "yaw", "none"):
         raise ValueError(f"normalization must be body, yaw or none, got {config.normalization!r}")
     if not isinstance(config.layout, str):

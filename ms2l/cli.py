@@ -8,6 +8,7 @@ on stderr and writes a JSON summary.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import platform
 import shlex
@@ -204,33 +205,50 @@ def cmd_train(a: argparse.Namespace) -> int:
             raise SystemExit(f"ms2l train: --self-train is for --strategy finetune or scratch, not {a.strategy}")
         if a.resume:
             raise SystemExit("ms2l train: --resume does not continue a self-training run; start it again")
+    soup_n = getattr(a, "soup", 1)
+    if not 1 <= soup_n <= 10:
+        raise SystemExit(f"ms2l train: --soup N averages N models: give N from 1 to 10, not {soup_n}")
+    if soup_n > 1 and a.resume:
+        raise SystemExit("ms2l train: --resume does not continue a soup (several models); start it again")
     n_full = len(train)
     if a.label_fraction < 1:
         chosen = stratified_fraction(train.labels, a.label_fraction, a.seed)
         unlabelled = train.subset(np.setdiff1d(np.arange(len(train)), chosen))
         train = train.subset(chosen)
-    config = base.replace(labels=tuple(train.label_names), dropout=a.dropout, pooling=a.pooling or base.pooling)
+    config = base.replace(labels=tuple(train.label_names), dropout=a.dropout, pooling=a.pooling or base.pooling,
+                          head=a.head or base.head)
     out = Path(a.out)
     if out.suffix != ".safetensors":
         out = out.with_name(out.name + ".safetensors")
     histories: list = []
     used: list = []  # the recipe of each fit: the last one trained the weights that are saved
 
+    soup = getattr(a, "soup", 1)
+
     def fit(clips):
-        torch.manual_seed(a.seed)
-        model = MS2L(config, with_ssl_heads=a.strategy == "joint")
-        if encoder is not None:
-            own = model.state_dict()
-            # Heads whose shapes depend on the person count (decoder, projector) start afresh.
-            model.load_state_dict({k: v for k, v in encoder.state_dict().items()
-                                   if k in own and not k.startswith("classifier") and v.shape == own[k].shape},
-                                  strict=False)
-        # A self-training round trains on a larger share of the split than the labelled clips.
-        r = recipe if len(clips) == len(train) else recipe_for(min(1.0, len(clips) / n_full))
-        used.append(r)
-        histories.append(train_classifier(model, clips, r, device, resume=a.resume, outliers=outliers,
-                                          checkpoint_dir=None if a.self_train else out.with_name(out.stem + ".ckpt")))
-        return model
+        members = []
+        for m in range(soup):  # a soup: fine-tunes with seeds seed, seed + 100, ... averaged (ms2l.soup)
+            torch.manual_seed(a.seed + 100 * m)
+            model = MS2L(config, with_ssl_heads=a.strategy == "joint")
+            if encoder is not None:
+                own = model.state_dict()
+                # Heads whose shapes depend on the person count (decoder, projector) start afresh.
+                model.load_state_dict({k: v for k, v in encoder.state_dict().items()
+                                       if k in own and not k.startswith("classifier") and v.shape == own[k].shape},
+                                      strict=False)
+            # A self-training round trains on a larger share of the split than the labelled clips.
+            r = recipe if len(clips) == len(train) else recipe_for(min(1.0, len(clips) / n_full))
+            r = dataclasses.replace(r, seed=r.seed + 100 * m) if m else r
+            used.append(r)
+            ckpt = None if (a.self_train or soup > 1) else out.with_name(out.stem + ".ckpt")
+            histories.append(train_classifier(model, clips, r, device, resume=a.resume, outliers=outliers,
+                                              checkpoint_dir=ckpt))
+            members.append(model)
+        if len(members) > 1:
+            from .soup import average_into
+
+            return average_into(members)
+        return members[0]
 
     t0 = time.perf_counter()
     self_log = labeller = None
@@ -264,7 +282,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     live = live_window([len(x) for x in train.clips], config.window)
     metrics = {"test": evaluate(model, test, device)} if len(test) else {}
     info = {
-        "kind": "classifier", "recipe": used[-1].to_dict(),
+        "kind": "classifier",
+        "recipe": used[-1].to_dict() | ({"soup": {"models": soup, "seeds": [r.seed for r in used[-soup:]]}}
+                                        if soup > 1 else {}),
         "data": {"dataset": a.dataset, "protocol": a.protocol, "train": "train split", "clips": len(train),
                  "label_fraction": a.label_fraction, "test": "test split",
                  **({"self_training": {"rounds": a.self_train, "unlabelled": len(unlabelled), "log": self_log,
@@ -444,6 +464,12 @@ def add_commands(sub: argparse._SubParsersAction, *, optional_data: bool = False
                    help="how the classifier pools the encoder's frames: mean (the paper's), or mean and max side by "
                         "side (better linear evaluation, benchmarks/results/linear_probe.md); default: the encoder's "
                         "(mean)")
+    q.add_argument("--soup", type=int, default=1, metavar="N",
+                   help="train N models (seeds SEED, SEED + 100, ...) and save the average of their weights, one "
+                        "model of the usual size (ms2l/soup.py, benchmarks/results/fewshot.md); default: 1")
+    q.add_argument("--head", choices=["linear", "cosine"],
+                   help="the classifier's last layer: linear logits, or scaled cosine to each class's weights "
+                        "(benchmarks/results/fewshot_recipe.md); default: linear")
     q.add_argument("--negatives", metavar="NAME[,NAME...]",
                    help="other motion to measure the open-set rejection on (pool sources, e.g. cmu,sbu; with "
                         "--negatives-data); reported in the model card, never used to set the threshold")

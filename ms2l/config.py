@@ -35,6 +35,8 @@ class ModelConfig:
     # How the classifier pools the encoder's per-frame features (ms2l.encoders.POOLINGS); the
     # self-supervised heads always read the mean.
     pooling: str = "mean"
+    # The classifier's last layer (ms2l.model.HEADS): linear, or cosine (scaled cosine logits).
+    head: str = "linear"
     # Self-supervised heads.
     mask_ratio: float = 0.3
     jigsaw_segments: int = 3

@@ -11,8 +11,15 @@ from .encoders import build_encoder, masked_mean, pool
 from .tasks import PERMUTATIONS, contrastive_loss, jigsaw, mask_tail, motion_loss, random_permutations
 
 
+#: The classifier's last layer (``ModelConfig.head``): ``linear`` logits, or ``cosine`` -- a fixed
+#: scale times the cosine between the standardised feature and each class's weight vector, plus
+#: a bias (Chen et al. 2019, "A closer look at few-shot classification": Baseline++).
+HEADS = ("linear", "cosine")
+COSINE_SCALE = 16.0
+
+
 class Classifier(nn.Module):
-    """Standardise pooled features (running statistics), then one linear layer.
+    """Standardise pooled features (running statistics), then one linear (or cosine) layer.
 
     ``prototypes[K, F]`` (class means of standardised training features) and ``threshold``
     are set by :func:`ms2l.openset.calibrate`; :meth:`novelty` scores how far a clip is
@@ -20,8 +27,11 @@ class Classifier(nn.Module):
     load with zeros and ``threshold`` 0, i.e. no open-set score.
     """
 
-    def __init__(self, in_dim: int, num_classes: int, dropout: float = 0.0):
+    def __init__(self, in_dim: int, num_classes: int, dropout: float = 0.0, head: str = "linear"):
         super().__init__()
+        if head not in HEADS:
+            raise ValueError(f"unknown classifier head {head!r}; choose from {', '.join(HEADS)}")
+        self.head = head
         self.norm = nn.BatchNorm1d(in_dim, affine=False)
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(in_dim, num_classes)
@@ -29,7 +39,10 @@ class Classifier(nn.Module):
         self.register_buffer("threshold", torch.zeros(()))
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
-        return self.fc(self.dropout(self.norm(f)))  # f: [B, F] -> logits [B, K]
+        z = self.dropout(self.norm(f))  # f: [B, F] -> logits [B, K]
+        if self.head == "cosine":
+            return COSINE_SCALE * F.normalize(z, dim=1) @ F.normalize(self.fc.weight, dim=1).T + self.fc.bias
+        return self.fc(z)
 
     def novelty(self, f: torch.Tensor) -> torch.Tensor:
         """``[B]``: nearest-prototype mean squared distance / threshold (0 when uncalibrated)."""
@@ -54,7 +67,8 @@ class MS2L(nn.Module):
             self.reconstruct = nn.Linear(config.hidden, config.input_dim)        # -> [B, T, D] the whole clip
             self.jigsaw_head = nn.Linear(H, len(PERMUTATIONS))                   # [B, F] -> [B, 6]
             self.projector = nn.Sequential(nn.Linear(H, H), nn.ReLU(), nn.Linear(H, config.projection_dim))
-        self.classifier = Classifier(self.feature_dim, config.num_classes, config.dropout) if config.num_classes else None
+        self.classifier = (Classifier(self.feature_dim, config.num_classes, config.dropout, config.head)
+                           if config.num_classes else None)
 
     @property
     def has_ssl_heads(self) -> bool:

@@ -431,8 +431,12 @@ def _fit_prototypes(model, train, recipe, device, progress, should_stop, validat
         mu = torch.stack([z[labels == c].mean(0) if bool((labels == c).any()) else torch.zeros_like(z[0])
                           for c in range(K)])
         tau = float(((z - mu[labels]) ** 2).sum(1).mean().clamp_min(1e-6))
-        clf.fc.weight.copy_(2 * mu / tau)
-        clf.fc.bias.copy_(-(mu ** 2).sum(1) / tau)
+        if clf.head == "cosine":  # the nearest prototype by cosine: the weights are the means themselves
+            clf.fc.weight.copy_(mu)
+            clf.fc.bias.zero_()
+        else:
+            clf.fc.weight.copy_(2 * mu / tau)
+            clf.fc.bias.copy_(-(mu ** 2).sum(1) / tau)
     model.eval()
     with torch.no_grad():
         train_acc = 100.0 * float((clf(feats).argmax(1) == labels).float().mean())

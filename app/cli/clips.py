@@ -251,7 +251,7 @@ def cmd_train_library(a: argparse.Namespace) -> int:
     labels = tuple(s.strip() for s in a.labels.split(",") if s.strip()) if getattr(a, "labels", None) else None
     spec = FinetuneSpec(labels=labels, strategy=a.strategy, encoder=str(a.encoder or "default"), epochs=a.epochs,
                         lr=a.lr, val_fraction=a.val_fraction, seed=a.seed, device=a.device, tasks=a.tasks,
-                        cv=getattr(a, "cv", "auto"))
+                        cv=getattr(a, "cv", "auto"), soup=getattr(a, "soup", 1))
     from tqdm import tqdm
 
     with tqdm(total=None, desc=f"train ({a.strategy})", unit="epoch", file=sys.stderr) as bar:

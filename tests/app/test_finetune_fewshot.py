@@ -105,3 +105,35 @@ def test_cv_never_keeps_the_held_out_split(two_per_action, tiny_encoder, tmp_pat
     spec = FinetuneSpec(strategy="prototype", encoder=str(tiny_encoder), device="cpu", cv="never", val_fraction=0.5)
     r = run_finetune(spec, two_per_action, out=tmp_path / "m")
     assert r.n_train == 3 and r.n_val == 3 and "cross_validation" not in read_metadata(r.model_path)["metrics"]
+
+
+def test_a_soup_of_fine_tunes_is_one_model_trained_as_many_and_said_so(two_per_action, tiny_encoder, tmp_path):
+    from ms2l.config import ConfigError
+
+    with pytest.raises(ConfigError, match="soup must be a whole number of models from 1 to 10"):
+        FinetuneSpec(soup=0)
+    events = []
+    spec = FinetuneSpec(strategy="finetune", encoder=str(tiny_encoder), epochs=1, device="cpu", cv="never",
+                        val_fraction=0.0, soup=2)
+    r = run_finetune(spec, two_per_action, out=tmp_path / "m", progress=events.append)
+    meta = read_metadata(r.model_path)
+    assert meta["recipe"]["soup"] == {"models": 2, "seeds": [0, 100]}
+    assert any("model 2/2" in e.get("message", "") for e in events)
+    fr = [e["fraction"] for e in events if "fraction" in e]
+    assert fr == sorted(fr) and fr[-1] == 1.0
+    # The saved weights are the mean of the two single fine-tunes with those seeds.
+    from ms2l.soup import average_into
+
+    singles = []
+    for seed in (0, 100):
+        one = run_finetune(FinetuneSpec(strategy="finetune", encoder=str(tiny_encoder), epochs=1, device="cpu",
+                                        cv="never", val_fraction=0.0, seed=seed), two_per_action,
+                           out=tmp_path / f"one{seed}")
+        assert "soup" not in read_metadata(one.model_path)["recipe"]
+        singles.append(load_model(one.model_path)[0])
+    soup, _ = load_model(r.model_path)
+    assert not torch.allclose(soup.classifier.fc.weight, singles[0].classifier.fc.weight)
+    mean = average_into(singles)
+    for name, t in soup.state_dict().items():
+        if name.startswith(("encoder.", "classifier.fc", "classifier.norm.running")):
+            assert torch.allclose(t.float(), mean.state_dict()[name].float(), atol=1e-5), name

@@ -113,3 +113,18 @@ def test_train_with_self_training_learns_from_the_unlabelled_rest_and_says_so(nw
     bad = run("train", "--strategy", "finetune", "--data", str(nwucla_small), "--encoder", str(tiny_encoder),
               "--self-train", "2", "--out", str(tmp_path / "x"), check=False)
     assert bad.returncode != 0 and "--label-fraction below 1" in bad.stderr
+
+
+def test_train_a_soup_and_a_cosine_head_from_the_command_line(nwucla_small, tiny_encoder, tmp_path):
+    from ms2l.checkpoint import load_model, read_metadata
+
+    model = tmp_path / "soup.safetensors"
+    run("train", "--strategy", "finetune", "--data", str(nwucla_small), "--encoder", str(tiny_encoder), "--epochs", "1",
+        "--soup", "2", "--head", "cosine", "--seed", "3", "--out", str(model))
+    meta = read_metadata(model)
+    assert meta["recipe"]["soup"] == {"models": 2, "seeds": [3, 103]}
+    assert load_model(model)[0].config.head == "cosine"
+    assert "cosine classifier head" in model.with_suffix(".md").read_text()
+    r = run("train", "--strategy", "finetune", "--data", str(nwucla_small), "--encoder", str(tiny_encoder),
+            "--soup", "0", "--out", str(tmp_path / "x"), check=False)
+    assert r.returncode != 0 and "--soup N averages N models" in r.stderr
