@@ -72,8 +72,8 @@ class FinetuneSpec:
     name: file name in the registry (None: ``mine-<date>-<time>``).
     tasks: ``joint``: comma list of the MS²L tasks to add.
     soup: fine-tunes per fit (seeds ``seed``, ``seed + 100``, ...) averaged into one model
-        (:mod:`ms2l.soup`; 1: a single fine-tune).  The prototype and linear strategies are
-        deterministic enough that they always train one.
+        (:mod:`ms2l.soup`; 1: a single fine-tune).  Only fine-tunes are averaged: the prototype
+        and linear strategies keep the encoder frozen and always train one model.
     """
 
     labels: tuple[str, ...] | None = None
