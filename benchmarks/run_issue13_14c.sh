@@ -6,13 +6,7 @@
 #   3. NW-UCLA 1 % labels at seed 2 (and, last, seed 3), plain and with self-training on spread pseudo labels;
 #   4. mean+max pooling through the product: the fine-tune recipe at k = 5 (view 1 -> view 2), the paper's
 #      linear row with and without it, and the open-set folds with it.
-set -uo pipefail
-cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
-R=benchmarks/results
-E=runs/pre-vel36/encoder.safetensors
-[ -f $E ] || { echo "no $E: run benchmarks/run_issue13_vel.sh first" >&2; exit 2; }
-STAGE=${1:-all}
+source "$(dirname "$0")/_vel36.sh"
 if [ "$STAGE" = all ] || [ "$STAGE" = linear ]; then
   $PY benchmarks/linear_probe.py --encoder $E --out $R/linear_probe.json
 fi

@@ -7,13 +7,7 @@
 #      paired with the plain fine-tune rows already in fewshot_*_vel36b.json.
 #   3. open set through the streaming runtime, with three readings of a stream's novelty (last window,
 #      mean over windows, the smoother's);
-set -uo pipefail
-cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
-R=benchmarks/results
-E=runs/pre-vel36/encoder.safetensors
-[ -f $E ] || { echo "no $E: run benchmarks/run_issue13_vel.sh first" >&2; exit 2; }
-STAGE=${1:-all}
+source "$(dirname "$0")/_vel36.sh"
 if [ "$STAGE" = all ] || [ "$STAGE" = recipe ]; then
   $PY benchmarks/fewshot_recipe.py --encoder $E --variants base,cosine,soup3 --out $R/fewshot_recipe_vel36.json
 fi

@@ -4,13 +4,7 @@
 #   1. how right the pseudo labels are, classifier against spreading (benchmarks/pseudo_labels.py);
 #   2. NW-UCLA 1 % labels, plain and with 2 rounds of self-training on spread pseudo labels;
 #   3. NW-UCLA k = 1 with 2 rounds of self-training, pseudo labels by the model and by spreading.
-set -uo pipefail
-cd "$(dirname "$0")/.."
-PY=${PY:-.venv/bin/python}
-R=benchmarks/results
-E=runs/pre-vel36/encoder.safetensors
-[ -f $E ] || { echo "no $E: run benchmarks/run_issue13_vel.sh first" >&2; exit 2; }
-STAGE=${1:-all}
+source "$(dirname "$0")/_vel36.sh"
 if [ "$STAGE" = all ] || [ "$STAGE" = diag ]; then
   $PY benchmarks/pseudo_labels.py --dataset nw-ucla --encoder $E --draws 5
   $PY benchmarks/pseudo_labels.py --dataset nw-ucla --encoder $E --draws 5 --k 1 --out $R/pseudo_labels_nw-ucla_k1.json
