@@ -223,11 +223,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     histories: list = []
     used: list = []  # the recipe of each fit: the last one trained the weights that are saved
 
-    soup = getattr(a, "soup", 1)
-
     def fit(clips):
         members = []
-        for m in range(soup):  # a soup: fine-tunes with seeds seed, seed + 100, ... averaged (ms2l.soup)
+        for m in range(soup_n):  # a soup: fine-tunes with seeds seed, seed + 100, ... averaged (ms2l.soup)
             torch.manual_seed(a.seed + 100 * m)
             model = MS2L(config, with_ssl_heads=a.strategy == "joint")
             if encoder is not None:
@@ -240,7 +238,7 @@ def cmd_train(a: argparse.Namespace) -> int:
             r = recipe if len(clips) == len(train) else recipe_for(min(1.0, len(clips) / n_full))
             r = dataclasses.replace(r, seed=r.seed + 100 * m) if m else r
             used.append(r)
-            ckpt = None if (a.self_train or soup > 1) else out.with_name(out.stem + ".ckpt")
+            ckpt = None if (a.self_train or soup_n > 1) else out.with_name(out.stem + ".ckpt")
             histories.append(train_classifier(model, clips, r, device, resume=a.resume, outliers=outliers,
                                               checkpoint_dir=ckpt))
             members.append(model)
@@ -283,8 +281,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     metrics = {"test": evaluate(model, test, device)} if len(test) else {}
     info = {
         "kind": "classifier",
-        "recipe": used[-1].to_dict() | ({"soup": {"models": soup, "seeds": [r.seed for r in used[-soup:]]}}
-                                        if soup > 1 else {}),
+        # A soup's recipe is its first model's; the others differ only in their seeds.
+        "recipe": used[-soup_n].to_dict() | ({"soup": {"models": soup_n, "seeds": [r.seed for r in used[-soup_n:]]}}
+                                             if soup_n > 1 else {}),
         "data": {"dataset": a.dataset, "protocol": a.protocol, "train": "train split", "clips": len(train),
                  "label_fraction": a.label_fraction, "test": "test split",
                  **({"self_training": {"rounds": a.self_train, "unlabelled": len(unlabelled), "log": self_log,

@@ -122,7 +122,7 @@ def test_train_a_soup_and_a_cosine_head_from_the_command_line(nwucla_small, tiny
     run("train", "--strategy", "finetune", "--data", str(nwucla_small), "--encoder", str(tiny_encoder), "--epochs", "1",
         "--soup", "2", "--head", "cosine", "--seed", "3", "--out", str(model))
     meta = read_metadata(model)
-    assert meta["recipe"]["soup"] == {"models": 2, "seeds": [3, 103]}
+    assert meta["recipe"]["soup"] == {"models": 2, "seeds": [3, 103]} and meta["recipe"]["seed"] == 3
     assert load_model(model)[0].config.head == "cosine"
     assert "cosine classifier head" in model.with_suffix(".md").read_text()
     r = run("train", "--strategy", "finetune", "--data", str(nwucla_small), "--encoder", str(tiny_encoder),
