@@ -350,6 +350,8 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
         train, val = clips.subset(tr_idx), (clips.subset(va_idx) if len(va_idx) else None)
         done_fits = 0
 
+        from ms2l.soup import average_into, member_seeds
+
         members = spec.soup if spec.strategy in ("finetune", "joint") else 1
 
         def fit(model_k: Any, train_k: Any, val_k: Any, what: str) -> list[Any]:
@@ -357,8 +359,8 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
             returns the plan (its recipes)."""
             nonlocal done_fits
             soup = [model_k] + [build_model(spec.encoder, labels, spec.strategy, persons)[0] for _ in range(members - 1)]
-            plans = [training_plan(spec.strategy, len(train_k), epochs=spec.epochs, lr=spec.lr, seed=spec.seed + 100 * m,
-                                   tasks=tasks, persons=persons) for m in range(members)]
+            plans = [training_plan(spec.strategy, len(train_k), epochs=spec.epochs, lr=spec.lr, seed=s,
+                                   tasks=tasks, persons=persons) for s in member_seeds(spec.seed, members)]
             total = sum(r.epochs for plan_m in plans for r in plan_m)
             done = 0
             for m, (member, plan_m) in enumerate(zip(soup, plans)):
@@ -378,8 +380,6 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
                                      should_stop=should_stop, progress_bar=False, validation=val_k)
                     done += recipe.epochs
             if members > 1:
-                from ms2l.soup import average_into
-
                 average_into(soup)
             done_fits += 1
             return plans[0]
@@ -427,7 +427,7 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
             "description": (f"Fine-tuned ({spec.strategy}) on {len(train)} clips of your own library "
                             f"({', '.join(labels)})."),
             "recipe": {"stages": [r.to_dict() for r in plan], "strategy": spec.strategy,
-                       **({"soup": {"models": members, "seeds": [spec.seed + 100 * m for m in range(members)]}}
+                       **({"soup": {"models": members, "seeds": member_seeds(spec.seed, members)}}
                           if members > 1 else {})},
             "data": {"source": "clip library", "library": str(lib.root), "train clips": len(train),
                      "validation clips": 0 if val is None else len(val),

@@ -144,17 +144,23 @@ def run_one(config, train, test, weights, encoder: str, strategy: str, k: int, d
         rest = np.setdiff1d(np.arange(len(train)), chosen)
         model, rounds = self_train_loop(fit, sub, train.subset(rest), "cpu", rounds=self_train,
                                         truth=train.labels[rest], labeller=labeller)
+        members = [model]
     else:
-        members = [fit(sub, draw + 100 * m) for m in range(models)]
+        from ms2l.soup import average_into, member_seeds
+
+        members = [fit(sub, seed) for seed in member_seeds(draw, models)]
         model = members[0]
         if models > 1 and combine == "weights":
-            from ms2l.soup import average_into
-
             members = [average_into(members)]
     plan = plans[-1]
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     t1 = time.perf_counter()
-    if strategy in ("linear", "prototype"):
+    if len(members) > 1:  # an ensemble: every strategy's members read the test clips themselves
+        from ms2l.evaluate import predict
+
+        probs = sum(predict(m, test, torch.device("cpu")) for m in members) / len(members)
+        top1 = 100.0 * float((probs.argmax(1) == test.labels).mean())
+    elif strategy in ("linear", "prototype"):
         # Frozen encoder: its view-3 features are the same for every draw (scratch: per draw).
         key = f"{encoder}:{draw}" if weights is None else encoder
         if key not in test_features:
@@ -164,11 +170,6 @@ def run_one(config, train, test, weights, encoder: str, strategy: str, k: int, d
         with torch.no_grad():
             pred = model.classifier.eval()(test_features[key]).argmax(1).numpy()
         top1 = 100.0 * float((pred == test.labels).mean())
-    elif not self_train and len(members) > 1:
-        from ms2l.evaluate import predict
-
-        probs = sum(predict(m, test, torch.device("cpu")) for m in members) / len(members)
-        top1 = 100.0 * float((probs.argmax(1) == test.labels).mean())
     else:
         top1 = evaluate(model, test, "cpu")["top1"]
     name = run_name(strategy, views, self_train, labeller) + _suffix(config.head, models, combine)

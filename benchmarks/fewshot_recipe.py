@@ -58,9 +58,10 @@ def run(encoder: str, variant: str, draw: int, train: Any, val: Any, config: Any
     joint = change.get("strategy") == "joint"
     sub = train.subset(per_class_sample(train.labels, 5, seed=draw))
     t0 = time.perf_counter()
+    from ms2l.soup import average_into, member_seeds
+
     models = []
-    for m in range(n_models):
-        seed = draw + 100 * m
+    for seed in member_seeds(draw, n_models):
         torch.manual_seed(seed)
         model = MS2L(cfg, with_ssl_heads=joint)
         model.load_state_dict(weights if not joint else ssl_weights, strict=False)
@@ -69,8 +70,6 @@ def run(encoder: str, variant: str, draw: int, train: Any, val: Any, config: Any
             train_classifier(model, sub, recipe, torch.device("cpu"), progress_bar=False)
         models.append(model)
     if combine == "weights":
-        from ms2l.soup import average_into
-
         models = [average_into(models)]
     train_s = time.perf_counter() - t0
     probs = sum(predict(m, val, torch.device("cpu")) for m in models) / len(models)

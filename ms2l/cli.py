@@ -224,9 +224,11 @@ def cmd_train(a: argparse.Namespace) -> int:
     used: list = []  # the recipe of each fit: the last one trained the weights that are saved
 
     def fit(clips):
+        from .soup import average_into, member_seeds
+
         members = []
-        for m in range(soup_n):  # a soup: fine-tunes with seeds seed, seed + 100, ... averaged (ms2l.soup)
-            torch.manual_seed(a.seed + 100 * m)
+        for m, seed in enumerate(member_seeds(a.seed, soup_n)):  # a soup: fine-tunes averaged (ms2l.soup)
+            torch.manual_seed(seed)
             model = MS2L(config, with_ssl_heads=a.strategy == "joint")
             if encoder is not None:
                 own = model.state_dict()
@@ -236,15 +238,13 @@ def cmd_train(a: argparse.Namespace) -> int:
                                       strict=False)
             # A self-training round trains on a larger share of the split than the labelled clips.
             r = recipe if len(clips) == len(train) else recipe_for(min(1.0, len(clips) / n_full))
-            r = dataclasses.replace(r, seed=r.seed + 100 * m) if m else r
+            r = dataclasses.replace(r, seed=member_seeds(r.seed, soup_n)[m]) if m else r
             used.append(r)
             ckpt = None if (a.self_train or soup_n > 1) else out.with_name(out.stem + ".ckpt")
             histories.append(train_classifier(model, clips, r, device, resume=a.resume, outliers=outliers,
                                               checkpoint_dir=ckpt))
             members.append(model)
         if len(members) > 1:
-            from .soup import average_into
-
             return average_into(members)
         return members[0]
 

@@ -14,6 +14,11 @@ import torch
 from .model import MS2L
 
 
+def member_seeds(seed: int, models: int) -> list[int]:
+    """The seeds of a soup's ``models`` fine-tunes: ``seed``, ``seed + 100``, ... (the first is a plain fine-tune's)."""
+    return [seed + 100 * m for m in range(models)]
+
+
 def average_into(models: Sequence[MS2L]) -> MS2L:
     """Average the floating-point tensors of ``models`` (same config) into ``models[0]``; returns it.
 
