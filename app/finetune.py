@@ -293,7 +293,7 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
     """
     import torch
 
-    from ms2l.checkpoint import save_bundle
+    from ms2l.checkpoint import encoder_record, save_bundle
     from ms2l.device import resolve_device
     from ms2l.errors import Cancelled
     from ms2l.evaluate import evaluate
@@ -438,7 +438,7 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
                      "clips per label": {lab: int((clips.labels == c).sum()) for c, lab in enumerate(labels)}},
             "clip_ids": {"train": [int(i) for i in train.meta["id"]],
                          "validation": [] if val is None else [int(i) for i in val.meta["id"]]},
-            "encoder": {"path": str(spec.encoder), "recipe": enc_meta.get("recipe"), "data": enc_meta.get("data")},
+            "encoder": encoder_record(spec.encoder, enc_meta),
             "metrics": metrics, "train_seconds": wall, "spec": asdict(spec),
             "open_set": open_set, "live": live,
         }

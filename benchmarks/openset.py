@@ -68,7 +68,51 @@ def _raw(dataset: str, name: str) -> tuple[np.ndarray, np.ndarray, float]:
 
 
 SCORES = ("msp", "energy", "distance", "cosine", "knn", "ssl-knn", "combo", "maha", "ssl-maha", "per-class",
-          "maha+cos")
+          "maha+cos", "vim", "residual", "maha-tta")
+#: Augmented copies whose features ``maha-tta`` averages with the clip's own (test-time augmentation).
+TTA_COPIES = 4
+
+
+def _vim(model: Any, bank: Any, *tests: Any, explained: float = 0.9) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """ViM (Wang et al. 2022) and its residual alone, for each of ``tests`` (raw features ``[M, F]``).
+
+    In the classifier's standardised space, around the point its linear layer maps to zero logits:
+    the norm of a feature off the principal subspace of the training features (the fewest directions
+    that hold ``explained`` of their variance) is the *residual*; scaled so that its training mean
+    equals the mean top logit, it is a virtual "none of these" logit, and ViM is that logit minus
+    the logsumexp of the real ones (higher: more novel)."""
+    import torch
+
+    clf = model.classifier.eval()
+    with torch.no_grad():
+        W, b = clf.fc.weight, clf.fc.bias
+        u = -(torch.linalg.pinv(W) @ b)                                    # [F]
+        zb = clf.norm(bank) - u                                            # [N, F]
+        vals, vecs = torch.linalg.eigh(zb.T @ zb / len(zb))
+        order = vals.argsort(descending=True)
+        share = vals[order].cumsum(0) / vals.sum()
+        D = int((share < explained).sum()) + 1
+        off = vecs[:, order[D:]]                                           # [F, F - D]
+        alpha = clf(bank).max(1).values.mean() / (zb @ off).norm(dim=1).mean().clamp_min(1e-12)
+        vim, res = [], []
+        for f in tests:
+            r = ((clf.norm(f) - u) @ off).norm(dim=1)
+            res.append(r.numpy())
+            vim.append((alpha * r - torch.logsumexp(clf(f), 1)).numpy())
+        return vim, res
+
+
+def _tta_features(model: Any, clips: Any) -> Any:
+    """The mean of a clip's features and those of ``TTA_COPIES`` copies under the training augmentation."""
+    import torch
+
+    from ms2l.augment import Augment
+    from ms2l.train import extract_features
+
+    cpu = torch.device("cpu")
+    fs = [extract_features(model, clips, cpu).float()]
+    fs += [extract_features(model, clips, cpu, augment=Augment(), seed=1 + i).float() for i in range(TTA_COPIES)]
+    return torch.stack(fs).mean(0)
 
 
 def _per_class(model: Any, bank: Any, labels: np.ndarray, *tests: Any) -> list[np.ndarray]:
@@ -261,6 +305,10 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
     qm, qc = (max(float(np.quantile(v, 0.95)), 1e-12) for v in (maha_b, cos_b))
     for sc in (sk, su):
         sc["maha+cos"] = sc["maha"] / qm + sc["cosine"] / qc
+    if model.config.head == "linear":
+        (sk["vim"], su["vim"]), (sk["residual"], su["residual"]) = _vim(model, ft[0], ft[1], ft[2])
+    tta = [_tta_features(model, cs) for cs in (train, test_known, test_unknown)]
+    sk["maha-tta"], su["maha-tta"] = _mahalanobis(tta[0], train.labels, tta[1], tta[2])
     closed = 100.0 * float((sk["pred"] == test_known.labels).mean())
     acc_known = sk["distance"] <= 1.0
     r: dict[str, Any] = {
@@ -268,7 +316,7 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
         "outlier_weight": outlier_weight,
         "train_clips": len(train), "test_known": len(test_known), "test_unknown": len(test_unknown),
         "train_s": train_s, "threshold": o["threshold"], "closed_top1": closed,
-        "auroc": {k: auroc(sk[k], su[k]) for k in SCORES},
+        "auroc": {k: auroc(sk[k], su[k]) for k in SCORES if k in sk},
         "unknown_rejected": 100.0 * float((su["distance"] > 1.0).mean()),
         "known_accepted": 100.0 * float(acc_known.mean()),
         "open_top1": 100.0 * float((acc_known & (sk["pred"] == test_known.labels)).mean()),
@@ -346,7 +394,9 @@ def write_markdown(doc: dict[str, Any], path: Path) -> None:
              "Mahalanobis distance to the nearest class mean with one shrunk (Ledoit-Wolf) covariance, in the "
              "fine-tuned / the pretrained encoder's features; `per-class` = prototype distance over each class's own "
              "95 % leave-one-out quantile; `maha+cos` = maha + cosine, each over its 95 % quantile on the "
-             "training clips.", ""]
+             "training clips; `vim` = ViM (Wang et al. 2022: the feature's norm off the training features' "
+             "principal subspace as a virtual logit, minus logsumexp of the logits), `residual` = that norm "
+             f"alone; `maha-tta` = maha on features averaged over the clip and {TTA_COPIES} augmented copies.", ""]
     for ds in doc["datasets"]:
         rs = [r for r in doc["runs"] if r["dataset"] == ds]
         if not rs:

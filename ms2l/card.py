@@ -41,6 +41,14 @@ def model_card(meta: dict[str, Any], title: str = "ms2l model") -> str:
                   + (" (contrastive positives also from a second, independent augmentation)" if tasks.get("pair_views") else ""),
                   f"- {r.get('epochs')} epochs, batch {r.get('batch_size')}, lr {r.get('lr')} ({r.get('schedule')}), "
                   f"extra views: {', '.join(r.get('views') or []) or 'none'}, seed {r.get('seed')}"]
+    for start in (meta.get("init"), encoder.get("init") if isinstance(encoder, dict) else None):
+        if isinstance(start, dict):
+            lines += ["", "## Pretrained in stages", "",
+                      f"- continued from `{start.get('path')}`, which had been pretrained {start.get('epochs')} "
+                      "epochs: the pretraining epochs given here come on top of those, with a fresh "
+                      "learning-rate schedule"]
+            if isinstance(start.get("data"), dict) and start["data"] != (encoder or meta).get("data"):
+                lines += ["- the earlier stage's data:"] + ["  " + x for x in _data_lines(start["data"])]
     if meta.get("recipe"):
         lines += ["", "## Recipe", ""] + [f"- {k}: {v}" for k, v in meta["recipe"].items()]
     if meta.get("command"):

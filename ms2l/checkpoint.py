@@ -100,6 +100,14 @@ def resolve_model(name: str | Path) -> Path:
     raise ModelFileError(f"no model file at {path}" + (f" or {candidates[0]}" if candidates else ""))
 
 
+def encoder_record(path: str | Path, meta: dict[str, Any]) -> dict[str, Any]:
+    """What a classifier's file records of the pretrained encoder it started from (``meta``: that file's metadata)."""
+    rec = {"path": str(path), "recipe": meta.get("recipe"), "data": meta.get("data")}
+    if isinstance(meta.get("init"), dict):  # pretrained in stages (`ms2l pretrain --init`)
+        rec["init"] = meta["init"]
+    return rec
+
+
 def save_model(model: MS2L, path: str | Path, info: dict[str, Any] | None = None, include_ssl_heads: bool = True) -> Path:
     """Write ``model`` and its metadata atomically to ``path`` (``.safetensors``)."""
     path = Path(path)

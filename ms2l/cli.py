@@ -110,25 +110,32 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     tasks = TaskConfig.from_names(a.tasks, temperature=a.temperature, pair_views=a.pair_views)
     recipe = default_recipe("pretrain", epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, seed=a.seed, tasks=tasks,
                             precision=a.precision, workers=a.workers, views=a.views)
-    if is_pool(a.dataset):
+    pool = is_pool(a.dataset)
+    if pool:
         if a.protocol is not None:
             raise ConfigError("--protocol is for one dataset; in a pool write NAME:PROTOCOL (e.g. sbu:fold2)")
         # A pool mixes one- and two-person sources: the encoder takes one person, each person of a take a clip.
         config = ModelConfig(window=a.window, velocity=a.velocity)
-        clips, composition = load_pool(parse_sources(a.dataset, a.data), config, progress=dist_info.is_main)
-        if len(clips) == 0:
-            raise DatasetError(f"the pool {a.dataset} has no clips")
-        data_info = pool_metadata(composition, config)
     else:
         if a.dataset not in DATASETS:
             raise DatasetError(f"unknown dataset {a.dataset!r}; known: {', '.join(DATASETS)}, or a pool of "
                                f"{', '.join(SOURCES)} (comma list), or 'pool'")
         config = dataset_config(a.dataset, ModelConfig(window=a.window, velocity=a.velocity))
+    torch.manual_seed(a.seed)
+    start = None
+    if a.init is not None:  # checked before the data is read: a wrong file fails at once
+        model, start = _init_encoder(a.init, config)
+    else:
+        model = MS2L(config)
+    if pool:
+        clips, composition = load_pool(parse_sources(a.dataset, a.data), config, progress=dist_info.is_main)
+        if len(clips) == 0:
+            raise DatasetError(f"the pool {a.dataset} has no clips")
+        data_info = pool_metadata(composition, config)
+    else:
         clips = load_dataset(a.dataset, Path(a.data), config, "train", progress=dist_info.is_main, protocol=a.protocol)
         data_info = {"dataset": a.dataset, **({"protocol": a.protocol} if a.protocol else {}), "split": "train",
                      "clips": len(clips)}
-    torch.manual_seed(a.seed)
-    model = MS2L(config)
     t0 = time.perf_counter()
     out = Path(a.out)
     history = pretrain(model, clips, recipe, device, checkpoint_dir=out, resume=a.resume)
@@ -136,6 +143,8 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         distributed.shutdown()
         return 0
     info = {"kind": "encoder", "recipe": recipe.to_dict(), "data": data_info, "command": _command_line(), "history": history}
+    if start is not None:
+        info["init"] = start
     save_model(model, out / "encoder.safetensors", info)
     write_text_atomic(out / "encoder.md", model_card(info | {"config": model.config.to_dict()}, title="encoder"))
     summary = {"command": "pretrain", "encoder": str(out / "encoder.safetensors"), "clips": len(clips), "data": data_info,
@@ -148,11 +157,37 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
     return 0
 
 
+def _init_encoder(path: Path, config: ModelConfig) -> tuple[MS2L, dict[str, Any]]:
+    """The encoder and MS²L task heads of ``path`` to pretrain further, and what the new file records of it.
+
+    A fresh learning-rate schedule on a trained encoder (a warm restart) is how one pretrains longer or on
+    more data without starting over; the file must be an encoder of the same build as this run.
+    """
+    from .checkpoint import load_model
+    from .errors import ConfigError
+
+    model, meta = load_model(path)
+    if not model.has_ssl_heads:
+        raise ConfigError(f"--init {path}: the file has no MS²L task heads (a classifier model?); "
+                          "pass an encoder written by `ms2l pretrain`")
+    want, have = config.to_dict(), model.config.to_dict()
+    differ = sorted(k for k in want.keys() | have.keys() if want.get(k) != have.get(k))
+    if differ:
+        shown = ", ".join(f"{k}: {have.get(k)!r} there, {want.get(k)!r} here" for k in differ[:4])
+        raise ConfigError(f"--init {path} was built differently from this run ({shown}); "
+                          "pass the same --velocity and --window, or pretrain from scratch")
+    before = meta.get("init") if isinstance(meta.get("init"), dict) else {}
+    recipe = meta.get("recipe") if isinstance(meta.get("recipe"), dict) else {}
+    epochs = int(recipe.get("epochs") or 0) + int(before.get("epochs") or 0)
+    return model.train(), {"path": str(path), "epochs": epochs, "data": meta.get("data"),
+                           "recipe": recipe or None}
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     _need_data(a)
     import numpy as np
     import torch
-    from .checkpoint import load_model, save_bundle
+    from .checkpoint import encoder_record, load_model, save_bundle
     from .config import ModelConfig, TaskConfig, default_recipe
     from . import distributed
     from .data import dataset_config, load_dataset, stratified_fraction
@@ -291,7 +326,7 @@ def cmd_train(a: argparse.Namespace) -> int:
                                        "method": "ms2l.selftrain: the surest share of each predicted class, "
                                                  "r / rounds in round r; a fresh model each round"}}
                     if self_log is not None else {})},
-        "encoder": {"path": str(a.encoder), "recipe": enc_meta.get("recipe"), "data": enc_meta.get("data")} if enc_meta else None,
+        "encoder": encoder_record(a.encoder, enc_meta) if enc_meta else None,
         "metrics": metrics, "command": _command_line(), "train_seconds": wall, "machine": _machine(),
         "open_set": open_set, "live": live,
     }
@@ -428,6 +463,10 @@ def add_commands(sub: argparse._SubParsersAction, *, optional_data: bool = False
     q.add_argument("--velocity", action="store_true",
                    help="the encoder also reads each joint's frame-to-frame change (computed inside the model)")
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--init", type=Path, metavar="ENCODER",
+                   help="start from this encoder (RUN_DIR/encoder.safetensors of an earlier run, same --velocity and "
+                        "--window) with a fresh learning-rate schedule: pretrain longer or on more data without "
+                        "starting over; the new file records the epochs before it")
     _train_args(q)
     _device_arg(q)
     q.set_defaults(func=cmd_pretrain)

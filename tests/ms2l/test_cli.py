@@ -128,3 +128,42 @@ def test_train_a_soup_and_a_cosine_head_from_the_command_line(nwucla_small, tiny
     r = run("train", "--strategy", "finetune", "--data", str(nwucla_small), "--encoder", str(tiny_encoder),
             "--soup", "0", "--out", str(tmp_path / "x"), check=False)
     assert r.returncode != 0 and "--soup N averages N models" in r.stderr
+
+
+def test_pretrain_in_stages_starts_from_the_earlier_encoder_and_says_so(nwucla_small, tiny_encoder, tmp_path):
+    from safetensors.torch import load_file
+
+    from ms2l.checkpoint import read_metadata
+    from ms2l.cli import _init_encoder
+    from ms2l.config import ModelConfig
+    from ms2l.errors import ConfigError
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = ("--data", str(nwucla_small), "--epochs", "1", "--device", "cpu", "--tasks", "motion,jigsaw")
+    run("pretrain", *common, "--out", str(first))
+    enc = first / "encoder.safetensors"
+    # The model handed to training is the file's, weights and task heads, not a fresh one.
+    model, record = _init_encoder(enc, ModelConfig.from_dict(read_metadata(enc)["config"]))
+    saved = load_file(str(enc))
+    assert all(bool((v == saved[k]).all()) for k, v in model.state_dict().items())
+    assert model.training and record["epochs"] == 1 and record["path"] == str(enc)
+
+    run("pretrain", *common, "--out", str(second), "--init", str(enc), "--seed", "1")
+    meta = read_metadata(second / "encoder.safetensors")
+    assert meta["init"]["epochs"] == 1 and meta["init"]["path"] == str(enc)
+    assert meta["recipe"]["epochs"] == 1
+    card = (second / "encoder.md").read_text()
+    assert "continued from" in card and "pretrained 1 epochs" in card
+    clf = tmp_path / "clf.safetensors"
+    run("train", "--strategy", "linear", "--data", str(nwucla_small), "--encoder", str(second / "encoder.safetensors"),
+        "--out", str(clf), "--epochs", "1", "--label-fraction", "0.5")
+    assert read_metadata(clf)["encoder"]["init"]["epochs"] == 1
+    assert "Pretrained in stages" in clf.with_suffix(".md").read_text()
+
+    # Wrong files fail before any data is read, and say why.
+    r = run("pretrain", *common, "--out", str(tmp_path / "x"), "--init", str(enc), "--velocity", check=False)
+    assert r.returncode != 0 and "velocity: False there, True here" in r.stderr
+    r = run("pretrain", *common, "--out", str(tmp_path / "y"), "--init", str(clf), check=False)
+    assert r.returncode != 0 and "no MS²L task heads" in r.stderr
+    with pytest.raises(ConfigError, match="built differently"):
+        _init_encoder(tiny_encoder, ModelConfig.from_dict(read_metadata(enc)["config"]))
