@@ -6,6 +6,7 @@
 #   benchmarks/run_issue13_14e.sh k5         # k = 5 fine-tune, NW-UCLA view 3 (5 draws) and UTD-MHAD (3 draws)
 #   benchmarks/run_issue13_14e.sh paper      # NW-UCLA linear (mean+max pooling) and 10 % rows, both encoders
 #   benchmarks/run_issue13_14e.sh openset    # leave-classes-out, clip level
+#   benchmarks/run_issue13_14e.sh self       # k = 5 NW-UCLA with self-training on the longer-pretrained encoder
 source "$(dirname "$0")/_vel36.sh"
 E60=runs/pre-vel60/encoder.safetensors
 D=../shared/datasets/nw-ucla/all_sqe
@@ -32,4 +33,10 @@ if [ "$STAGE" = all ] || [ "$STAGE" = paper ]; then
 fi
 if [ "$STAGE" = all ] || [ "$STAGE" = openset ]; then
   $PY benchmarks/openset.py --encoder $E60 --out $R/openset_vel60.json
+fi
+if [ "$STAGE" = all ] || [ "$STAGE" = self ]; then
+  # k = 5 with two rounds of self-training on the unlabelled rest of NW-UCLA's training split (vel36: 62.24, fourth
+  # session's build).
+  $PY benchmarks/fewshot.py --dataset nw-ucla --encoders vel60=$E60 --strategies finetune --ks 5 --draws 5 \
+      --self-train 2 --out $R/fewshot_nwucla_vel60.json
 fi

@@ -178,7 +178,11 @@ def _init_encoder(path: Path, config: ModelConfig) -> tuple[MS2L, dict[str, Any]
                           "pass the same --velocity and --window, or pretrain from scratch")
     before = meta.get("init") if isinstance(meta.get("init"), dict) else {}
     recipe = meta.get("recipe") if isinstance(meta.get("recipe"), dict) else {}
-    epochs = int(recipe.get("epochs") or 0) + int(before.get("epochs") or 0)
+
+    def count(v: object) -> int:  # metadata is untrusted text: a non-number counts as no epochs
+        return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else 0
+
+    epochs = count(recipe.get("epochs")) + count(before.get("epochs"))
     return model.train(), {"path": str(path), "epochs": epochs, "data": meta.get("data"),
                            "recipe": recipe or None}
 
