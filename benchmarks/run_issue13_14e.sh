@@ -7,6 +7,7 @@
 #   benchmarks/run_issue13_14e.sh paper      # NW-UCLA linear (mean+max pooling) and 10 % rows, both encoders
 #   benchmarks/run_issue13_14e.sh openset    # leave-classes-out, clip level
 #   benchmarks/run_issue13_14e.sh self       # k = 5 NW-UCLA with self-training on the longer-pretrained encoder
+#   benchmarks/run_issue13_14e.sh stream     # leave-classes-out through the streaming runtime
 source "$(dirname "$0")/_vel36.sh"
 E60=runs/pre-vel60/encoder.safetensors
 D=../shared/datasets/nw-ucla/all_sqe
@@ -39,4 +40,8 @@ if [ "$STAGE" = all ] || [ "$STAGE" = self ]; then
   # session's build).
   $PY benchmarks/fewshot.py --dataset nw-ucla --encoders vel60=$E60 --strategies finetune --ks 5 --draws 5 \
       --self-train 2 --out $R/fewshot_nwucla_vel60.json
+fi
+if [ "$STAGE" = stream ]; then
+  # The issue's goal lines are streaming ones: the same folds through the live runtime on the longer encoder.
+  $PY benchmarks/openset.py --encoder $E60 --stream --out $R/openset_vel60_stream.json
 fi
