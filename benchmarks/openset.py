@@ -102,16 +102,15 @@ def _vim(model: Any, bank: Any, *tests: Any, explained: float = 0.9) -> tuple[li
         return vim, res
 
 
-def _tta_features(model: Any, clips: Any) -> Any:
-    """The mean of a clip's features and those of ``TTA_COPIES`` copies under the training augmentation."""
+def _tta_features(model: Any, clips: Any, plain: Any) -> Any:
+    """The mean of the clips' features ``plain`` and those of ``TTA_COPIES`` copies under the training augmentation."""
     import torch
 
     from ms2l.augment import Augment
     from ms2l.train import extract_features
 
     cpu = torch.device("cpu")
-    fs = [extract_features(model, clips, cpu).float()]
-    fs += [extract_features(model, clips, cpu, augment=Augment(), seed=1 + i).float() for i in range(TTA_COPIES)]
+    fs = [plain] + [extract_features(model, clips, cpu, augment=Augment(), seed=1 + i).float() for i in range(TTA_COPIES)]
     return torch.stack(fs).mean(0)
 
 
@@ -307,7 +306,7 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
         sc["maha+cos"] = sc["maha"] / qm + sc["cosine"] / qc
     if model.config.head == "linear":
         (sk["vim"], su["vim"]), (sk["residual"], su["residual"]) = _vim(model, ft[0], ft[1], ft[2])
-    tta = [_tta_features(model, cs) for cs in (train, test_known, test_unknown)]
+    tta = [_tta_features(model, cs, f) for cs, f in zip((train, test_known, test_unknown), ft)]
     sk["maha-tta"], su["maha-tta"] = _mahalanobis(tta[0], train.labels, tta[1], tta[2])
     closed = 100.0 * float((sk["pred"] == test_known.labels).mean())
     acc_known = sk["distance"] <= 1.0
