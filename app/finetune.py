@@ -42,6 +42,10 @@ STRATEGIES = ("linear", "prototype", "finetune", "joint")
 #: :data:`MAX_FOLDS` folds), then the final model is fitted on all clips.
 FEW_CLIPS = 5
 MAX_FOLDS = 5
+#: With cross-validation, the rejection threshold comes from the clips each fold model held out
+#: (:func:`ms2l.openset.heldout_scores`) rather than leave-one-out over the training clips;
+#: chosen by ``benchmarks/openset_fewshot.py``.
+CV_CALIBRATION = True
 Progress = Callable[[dict[str, Any]], None]
 
 #: Clip passes (epochs x clips) the fine-tuning stage gets; sized so that 5 clips of 10 actions
@@ -384,7 +388,12 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
             done_fits += 1
             return plans[0]
 
+        from ms2l.openset import calibrate, heldout_scores
+
         cv_result = None
+        # Each clip's novelty under the fold model that never trained on it: the rejection threshold
+        # is set from these (a new clip of a known action), not from clips the model has seen.
+        held_novelty = np.full(len(clips), np.nan)
         if folds:
             pred_all = np.zeros(len(clips), int)
             fold_top1 = []
@@ -394,6 +403,8 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
                 model_k, _, _ = build_model(spec.encoder, labels, spec.strategy, persons)
                 fit(model_k, clips.subset(keep), clips.subset(held), f"fold {i + 1}/{len(folds)}")
                 pred_all[held] = predict_labels(model_k, clips.subset(held), device)
+                if CV_CALIBRATION:
+                    held_novelty[held] = heldout_scores(model_k, clips.subset(keep), clips.subset(held), device)
                 fold_top1.append(100.0 * float((pred_all[held] == clips.labels[held]).mean()))
             from ms2l.evaluate import score
 
@@ -406,9 +417,7 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
         tell(phase="evaluate", message="Evaluating…", fraction=1.0)
         result_val = cv_result if cv_result is not None else (evaluate(model, val, device) if val is not None else None)
         result_train = evaluate(model, train, device)
-        from ms2l.openset import calibrate
-
-        open_set = calibrate(model, train, device)
+        open_set = calibrate(model, train, device, held_out=held_novelty if folds and CV_CALIBRATION else None)
         from ms2l.preprocess import live_window
 
         live = live_window([len(x) for x in train.clips], config.window)  # train what you serve

@@ -17,6 +17,13 @@ clip scored against prototypes computed *without* it (leave-one-out), so that th
 threshold reflects unseen clips of known actions, not the clips the means were made
 of.  Unlabelled negatives (other datasets' clips), when given, are only *measured*
 (their rejected share goes to the metadata), never used to move the threshold.
+
+When the app cross-validates (a handful of clips per action), every clip is also held
+out once from a fold model that never trained on it: ``calibrate(held_out=...)`` then
+sets the threshold from those scores instead (:func:`heldout_scores`), the honest
+picture of a new clip of a known action.  Scores of different models are compared in
+units of each model's *prototype spread* (how far apart its actions are, see
+:func:`prototype_spread`), because a fold model's feature space is its own.
 """
 from __future__ import annotations
 
@@ -50,34 +57,76 @@ def novelty_scores(z: torch.Tensor, prototypes: torch.Tensor) -> torch.Tensor:
     return torch.cdist(z, prototypes.to(z.dtype)).pow(2).min(1).values / z.shape[1]
 
 
-def calibrate(model: MS2L, train: ClipSet, device: torch.device | str = "cpu", *, quantile: float = DEFAULT_QUANTILE,
-              negatives: ClipSet | None = None) -> dict[str, Any]:
-    """Set ``model``'s prototypes from ``train`` and return the open-set metadata for its file.
+def prototype_spread(prototypes: torch.Tensor) -> float:
+    """Mean over pairs of classes of the mean squared per-feature distance between their prototypes ``[K, F]``."""
+    if len(prototypes) < 2:
+        return 1.0
+    s = float(torch.pdist(prototypes.double()).pow(2).mean() / prototypes.shape[1])
+    return s if math.isfinite(s) and s > 0 else 1.0
 
-    Returns ``{"score", "threshold", "quantile", "known_clips", "known_accepted",
-    "negatives": {"clips", "rejected"}}`` (shares in %).
-    """
-    if model.classifier is None:
-        raise ModelFileError("open-set calibration needs a classifier")
-    if not 0.5 <= quantile < 1:
-        raise ValueError(f"quantile must be in [0.5, 1), got {quantile}")
+
+def _prototypes(model: MS2L, train: ClipSet, device: torch.device | str) -> tuple[torch.Tensor, ...]:
+    """``(z[N, F], y[N], sums[K, F], counts[K], prototypes[K, F])`` of ``train`` under ``model``."""
     z = standardised_features(model, train, device)
     y = torch.as_tensor(train.labels, dtype=torch.long)
     K = model.classifier.fc.out_features
     sums = torch.zeros(K, z.shape[1]).index_add_(0, y, z)
     counts = torch.bincount(y, minlength=K).float()
-    protos = sums / counts.clamp_min(1)[:, None]
+    return z, y, sums, counts, sums / counts.clamp_min(1)[:, None]
+
+
+def heldout_scores(model: MS2L, train: ClipSet, held: ClipSet, device: torch.device | str = "cpu") -> np.ndarray:
+    """``[len(held)]`` novelty of clips ``held`` out of ``model``'s training (a cross-validation fold
+    model trained on ``train``), over that model's prototype spread: what :func:`calibrate` takes as
+    ``held_out``.  Leaves ``model``'s own prototypes alone."""
+    if model.classifier is None:
+        raise ModelFileError("open-set calibration needs a classifier")
+    *_, protos = _prototypes(model, train, device)
+    s = novelty_scores(standardised_features(model, held, device), protos)
+    return (s / prototype_spread(protos)).numpy()
+
+
+def calibrate(model: MS2L, train: ClipSet, device: torch.device | str = "cpu", *, quantile: float = DEFAULT_QUANTILE,
+              negatives: ClipSet | None = None, held_out: np.ndarray | None = None) -> dict[str, Any]:
+    """Set ``model``'s prototypes from ``train`` and return the open-set metadata for its file.
+
+    ``held_out``: :func:`heldout_scores` of every training clip under a fold model that did not
+    train on it; when given (and not empty) the threshold is their ``quantile``, in ``model``'s
+    units, instead of that of the leave-one-out scores.
+
+    Returns ``{"score", "threshold", "quantile", "calibration", "known_clips", "known_accepted",
+    "loo_accepted", "negatives": {"clips", "rejected"}}`` (shares in %; ``known_accepted`` is of the
+    clips the threshold was set on, ``loo_accepted`` of the training clips scored leave-one-out).
+    """
+    if model.classifier is None:
+        raise ModelFileError("open-set calibration needs a classifier")
+    if not 0.5 <= quantile < 1:
+        raise ValueError(f"quantile must be in [0.5, 1), got {quantile}")
+    z, y, sums, counts, protos = _prototypes(model, train, device)
     # Leave-one-out: each clip against its own class mean made without it (a class of one keeps its mean).
     own = torch.where(counts[y][:, None] > 1, (sums[y] - z) / (counts[y] - 1).clamp_min(1)[:, None], protos[y])
     d_all = torch.cdist(z, protos).pow(2) / z.shape[1]
     d_all[torch.arange(len(z)), y] = ((z - own) ** 2).mean(1)
     loo = d_all.min(1).values
-    threshold = float(torch.quantile(loo, quantile)) if len(loo) else 1.0
+    held = None
+    if held_out is not None:
+        held = torch.as_tensor(np.asarray(held_out, np.float64)).double()
+        held = held[torch.isfinite(held)]
+    if held is not None and len(held):
+        spread = prototype_spread(protos)
+        threshold = float(torch.quantile(held, quantile)) * spread
+        calibration, accepted = "cross-validated", float((held * spread <= threshold).double().mean())
+    else:
+        threshold = float(torch.quantile(loo, quantile)) if len(loo) else 1.0
+        calibration, accepted = "leave-one-out", None
     threshold = threshold if math.isfinite(threshold) and threshold > 0 else 1.0
     model.classifier.prototypes.copy_(protos.to(model.classifier.prototypes.device))
     model.classifier.threshold.fill_(threshold)
-    meta: dict[str, Any] = {"score": SCORE, "threshold": threshold, "quantile": quantile, "known_clips": int(len(z)),
-                            "known_accepted": round(100.0 * float((loo <= threshold).float().mean()), 2)}
+    loo_accepted = round(100.0 * float((loo <= threshold).float().mean()), 2)
+    meta: dict[str, Any] = {"score": SCORE, "threshold": threshold, "quantile": quantile, "calibration": calibration,
+                            "known_clips": int(len(z) if held is None or not len(held) else len(held)),
+                            "known_accepted": loo_accepted if accepted is None else round(100.0 * accepted, 2),
+                            "loo_accepted": loo_accepted}
     if negatives is not None and len(negatives):
         s = novelty_scores(standardised_features(model, negatives, device), protos)
         meta["negatives"] = {"clips": int(len(s)), "rejected": round(100.0 * float((s > threshold).float().mean()), 2)}

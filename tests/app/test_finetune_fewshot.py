@@ -99,12 +99,19 @@ def test_two_clips_per_action_train_on_both_and_cross_validate(two_per_action, t
     assert fr == sorted(fr) and fr[-1] == 1.0
     model, _ = load_model(r.model_path)
     assert model.config.labels == tuple(sorted(ACTIONS.values()))
+    # The rejection threshold comes from the clips the fold models held out, every clip once.
+    o = meta["open_set"]
+    assert o["calibration"] == "cross-validated" and o["known_clips"] == 6 and 0 <= o["loo_accepted"] <= 100
+    assert float(model.classifier.threshold) == pytest.approx(o["threshold"])
+    assert "cross-validation models that did not train on them" in r.card_path.read_text()
 
 
 def test_cv_never_keeps_the_held_out_split(two_per_action, tiny_encoder, tmp_path):
     spec = FinetuneSpec(strategy="prototype", encoder=str(tiny_encoder), device="cpu", cv="never", val_fraction=0.5)
     r = run_finetune(spec, two_per_action, out=tmp_path / "m")
-    assert r.n_train == 3 and r.n_val == 3 and "cross_validation" not in read_metadata(r.model_path)["metrics"]
+    meta = read_metadata(r.model_path)
+    assert r.n_train == 3 and r.n_val == 3 and "cross_validation" not in meta["metrics"]
+    assert meta["open_set"]["calibration"] == "leave-one-out" and meta["open_set"]["known_clips"] == 3
 
 
 def test_a_soup_of_fine_tunes_is_one_model_trained_as_many_and_said_so(two_per_action, tiny_encoder, tmp_path):

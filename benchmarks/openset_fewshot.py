@@ -1,0 +1,250 @@
+"""Open set with a handful of clips: "none of these" for a model taught from two or three clips per action.
+
+The app's case: a user records a few clips of each action, trains, and then does things the
+model was never taught.  Leave-classes-out as in ``benchmarks/openset.py`` (the same seeded
+groups of unknown actions, NW-UCLA view 3 and UTD-MHAD cross-subject test clips), but each
+fold model learns from only ``--shots`` K clips per known action, drawn (seeded) from the
+training split, and is trained as the app trains it with so few clips: the final model on all
+K, plus the cross-validation fold models of :func:`app.finetune.cv_folds` (K folds, each
+holding out one clip per action) that the app trains for its accuracy estimate.
+
+Thresholds compared (each at the 95 % quantile, the app's):
+
+* ``loo``    leave-one-out over the training clips (every model's until now);
+* ``cv``     the held-out clips scored by the fold models that never trained on them, in units
+  of each model's prototype spread (:func:`ms2l.openset.heldout_scores`);
+* ``cv-abs`` the same scores compared as they are (no spread).
+
+For each: known test clips accepted (the target is the quantile: 95 %), unknown test clips
+rejected, and open top-1 on known clips (accepted *and* right).  AUROCs (threshold-free) of
+the shipped score ``distance`` and of ``cosine``, ``knn``, ``maha`` and ``msp`` as in
+``benchmarks/openset.py``; ``ensemble``: the mean relative novelty of the final model and the
+fold models (which the app trains anyway and could keep), with its closed top-1 from their
+mean probabilities.
+
+    python benchmarks/openset_fewshot.py --encoder runs/pre-vel36/encoder.safetensors --shots 3
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import openset as bench  # noqa: E402  (the leave-classes-out benchmark: its data, folds and scores)
+
+THRESHOLDS = ("loo", "cv", "cv-abs")
+AUROC_SCORES = ("distance", "cosine", "knn", "maha", "msp")
+REPORTED = AUROC_SCORES + ("ensemble",)
+
+
+@functools.lru_cache(maxsize=4)
+def _split(dataset: str, encoder: str, split: str) -> Any:
+    from app.finetune import build_model
+    from ms2l.data import load_dataset
+
+    config = build_model(encoder, ("x",), "prototype")[2]
+    return load_dataset(dataset, bench.DATA[dataset], config, split)
+
+
+def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[list[int]], shots: int,
+             draw: int, quantile: float = 0.95) -> dict[str, Any]:
+    import torch
+
+    from app.finetune import build_model, cv_folds, training_plan
+    from ms2l.data import per_class_sample
+    from ms2l.openset import auroc, calibrate, heldout_scores, novelty_scores, prototype_spread, standardised_features
+    from ms2l.train import extract_features, train_classifier
+
+    cpu = torch.device("cpu")
+    train_all, test_all = _split(dataset, encoder, "train"), _split(dataset, encoder, "test")
+    unknown = sorted(groups[fold])
+    known = [c for c in range(len(train_all.label_names)) if c not in unknown]
+    remap = {c: i for i, c in enumerate(known)}
+    names = tuple(train_all.label_names[c] for c in known)
+
+    def only_known(cs: Any) -> Any:
+        sub = cs.where(np.isin(cs.labels, known))
+        sub.labels = np.array([remap[int(y)] for y in sub.labels], int)
+        sub.label_names = names
+        return sub
+
+    pool = only_known(train_all)
+    train = pool.subset(per_class_sample(pool.labels, shots, seed=1000 * fold + draw))
+    test_known = only_known(test_all)
+    test_unknown = test_all.where(np.isin(test_all.labels, unknown))
+
+    def fit(clips: Any, seed: int) -> Any:
+        model = build_model(encoder, names, strategy)[0]
+        for recipe in training_plan(strategy, len(clips), seed=seed):
+            train_classifier(model, clips, recipe, cpu, progress_bar=False)
+        return model
+
+    def relative(m: Any) -> tuple[np.ndarray, ...]:
+        """Novelty over prototype spread and class probabilities of the known and unknown test clips under ``m``."""
+        out = []
+        clf = m.classifier.eval()
+        for cs in (test_known, test_unknown):
+            f = extract_features(m, cs, cpu).float()
+            with torch.no_grad():
+                out.append((novelty_scores(clf.norm(f), clf.prototypes) / prototype_spread(clf.prototypes)).numpy())
+                out.append(clf(f).softmax(-1).numpy())
+        return tuple(out)
+
+    t0 = time.perf_counter()
+    model = fit(train, draw)
+    held = np.full(len(train), np.nan)
+    held_abs = np.full(len(train), np.nan)
+    members = []                                              # the fold models' test scores (ensemble rows)
+    for i, idx in enumerate(cv_folds(train.labels, draw)):
+        keep = train.subset(np.setdiff1d(np.arange(len(train)), idx))
+        mk = fit(keep, draw + 1 + i)
+        calibrate(mk, keep)                                   # its prototypes, as every trained model gets
+        held[idx] = heldout_scores(mk, keep, train.subset(idx))
+        held_abs[idx] = held[idx] * prototype_spread(mk.classifier.prototypes)
+        members.append(relative(mk))
+    train_s = time.perf_counter() - t0
+    o_loo = calibrate(model, train, quantile=quantile)
+    o_cv = calibrate(model, train, quantile=quantile, held_out=held)
+    thresholds = {"loo": o_loo["threshold"], "cv": o_cv["threshold"],
+                  "cv-abs": float(np.quantile(held_abs[np.isfinite(held_abs)], quantile))}
+
+    bank = extract_features(model, train, cpu).float()
+    sk, su = bench._scores(model, test_known, bank), bench._scores(model, test_unknown, bank)
+    fk, fu = (extract_features(model, cs, cpu).float() for cs in (test_known, test_unknown))
+    sk["maha"], su["maha"] = bench._mahalanobis(bank, train.labels, fk, fu)
+    protos = model.classifier.prototypes
+    rk, ru = (novelty_scores(standardised_features(model, cs), protos).numpy() for cs in (test_known, test_unknown))
+    right = sk["pred"] == test_known.labels
+    # The app trains the fold models anyway: would keeping them (an ensemble of final + folds) say
+    # "none of these" better?  Mean relative novelty, and the mean of their probabilities for the label.
+    members.append(relative(model))
+    ens_k, ens_u = (np.mean([m[j] for m in members], 0) for j in (0, 2))
+    ens_auroc = auroc(ens_k, ens_u)
+    ens_top1 = 100.0 * float((np.mean([m[1] for m in members], 0).argmax(1) == test_known.labels).mean())
+    at = {name: {"threshold": t, "known_accepted": 100.0 * float((rk <= t).mean()),
+                 "unknown_rejected": 100.0 * float((ru > t).mean()),
+                 "open_top1": 100.0 * float(((rk <= t) & right).mean())} for name, t in thresholds.items()}
+    return {"dataset": dataset, "fold": fold, "draw": draw, "shots": shots,
+            "unknown": [train_all.label_names[c] for c in unknown], "train_clips": len(train),
+            "test_known": len(test_known), "test_unknown": len(test_unknown), "train_s": train_s,
+            "closed_top1": 100.0 * float(right.mean()),
+            "auroc": {k: auroc(sk[k], su[k]) for k in AUROC_SCORES} | {"ensemble": ens_auroc},
+            "ensemble": {"models": len(members), "closed_top1": ens_top1},
+            "held_out_accepted_at_loo": 100.0 * float((held_abs <= o_loo["threshold"]).mean()), "at": at}
+
+
+def _mean(rs: list[dict], get: Any) -> float:
+    return statistics.mean(get(r) for r in rs)
+
+
+def write_markdown(doc: dict[str, Any], path: Path) -> None:
+    lines = ["# Open set with a handful of clips per action", "",
+             f"Machine: {doc['machine']}. Encoder: `{doc['encoder']}`. Strategy: {doc['strategy']} (the app's), "
+             f"{doc['folds']} folds of held-out actions (as `benchmarks/openset.py`), {doc['draws']} draw(s) of the "
+             "training clips per fold. Thresholds at the 95 % quantile: `loo` leave-one-out over the training clips; "
+             "`cv` the cross-validation fold models' scores of the clips they held out, over each model's prototype "
+             "spread; `cv-abs` the same without the spread. `known accepted`: known test clips under the threshold "
+             "(target 95 %); `open top-1`: accepted and right.", ""]
+    if "wall_s" in doc:
+        lines += [f"Wall {doc['wall_s']:.0f} s, CPU share {doc['cpu_share']:.2f}.", ""]
+    for ds in doc["datasets"]:
+        for k in doc["shots"]:
+            rs = [r for r in doc["runs"] if r["dataset"] == ds and r["shots"] == k]
+            if not rs:
+                continue
+            lines += [f"## {ds}, {k} clips per known action", "",
+                      "| fold | draw | train clips | fit s (final + CV) | closed top-1 (ensemble) | AUROC "
+                      + " / ".join(REPORTED) + " | " + " | ".join(
+                          f"{t}: accepted / rejected / open" for t in THRESHOLDS) + " |",
+                      "| --- " * (6 + len(THRESHOLDS)) + "|"]
+            for r in rs:
+                lines.append(f"| {r['fold']} | {r['draw']} | {r['train_clips']} | {r['train_s']:.0f} | "
+                             f"{r['closed_top1']:.1f} ({r['ensemble']['closed_top1']:.1f}) | "
+                             + " / ".join(f"{r['auroc'][s]:.3f}" for s in REPORTED)
+                             + " | " + " | ".join(
+                                 f"{r['at'][t]['known_accepted']:.1f} / {r['at'][t]['unknown_rejected']:.1f} / "
+                                 f"{r['at'][t]['open_top1']:.1f}" for t in THRESHOLDS) + " |")
+            lines += ["", "Means: closed top-1 {:.1f} (ensemble of final + fold models {:.1f}); AUROC ".format(
+                          _mean(rs, lambda r: r["closed_top1"]), _mean(rs, lambda r: r["ensemble"]["closed_top1"]))
+                      + ", ".join(f"{s} {_mean(rs, lambda r, s=s: r['auroc'][s]):.3f}" for s in REPORTED) + "; "
+                      + "; ".join(f"`{t}` accepts {_mean(rs, lambda r, t=t: r['at'][t]['known_accepted']):.1f} % of "
+                                  f"known, rejects {_mean(rs, lambda r, t=t: r['at'][t]['unknown_rejected']):.1f} % "
+                                  f"of unknown, open top-1 {_mean(rs, lambda r, t=t: r['at'][t]['open_top1']):.1f}"
+                                  for t in THRESHOLDS) + ".", ""]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--encoder", required=True, help="encoder file the fold models start from (self-supervised: "
+                                                     "a supervised one has seen the unknown actions)")
+    p.add_argument("--datasets", default="nw-ucla,utd-mhad")
+    p.add_argument("--shots", default="3", help="clips per known action, comma-separated (default 3)")
+    p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--draws", type=int, default=1, help="draws of the training clips per fold (default 1)")
+    p.add_argument("--only-folds", default=None, help="comma-separated folds to run (default all)")
+    p.add_argument("--strategy", default="finetune", help="the app's strategies: prototype, linear, finetune")
+    p.add_argument("--seed", type=int, default=0, help="the fold groups' seed (as benchmarks/openset.py)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "openset_fewshot.json")
+    a = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(a.threads)
+    datasets = [d for d in a.datasets.split(",") if d]
+    missing = [str(bench.DATA[d]) for d in datasets if not bench.DATA[d].exists()]
+    if missing:
+        print(f"openset_fewshot: data not found: {', '.join(missing)} (see ../shared/README.md)", file=sys.stderr)
+        return 2
+    if not Path(a.encoder).exists():
+        print(f"openset_fewshot: no encoder file {a.encoder}", file=sys.stderr)
+        return 2
+    shots = [int(k) for k in a.shots.split(",") if k]
+    if any(k < 2 for k in shots):
+        print("openset_fewshot: --shots must be at least 2 (cross-validation holds one clip out)", file=sys.stderr)
+        return 2
+    only = None if a.only_folds is None else {int(f) for f in a.only_folds.split(",")}
+    doc: dict[str, Any] = {"machine": bench._machine(), "encoder": a.encoder, "strategy": a.strategy,
+                           "folds": a.folds, "draws": a.draws, "shots": shots, "datasets": datasets, "runs": [],
+                           "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "load_before": os.getloadavg()[0]}
+    c0, t0 = time.process_time(), time.perf_counter()
+    for ds in datasets:
+        n = 10 if ds == "nw-ucla" else 27
+        order = np.random.default_rng(a.seed).permutation(n)
+        groups = [sorted(int(c) for c in g) for g in np.array_split(order, a.folds)]
+        for k in shots:
+            for fold in range(a.folds):
+                if only is not None and fold not in only:
+                    continue
+                for draw in range(a.draws):
+                    r = run_fold(ds, a.encoder, a.strategy, fold, groups, k, draw)
+                    doc["runs"].append(r)
+                    print(f"{ds} k={k} fold {fold} draw {draw}: closed {r['closed_top1']:.1f}, AUROC "
+                          + ", ".join(f"{s} {v:.3f}" for s, v in r["auroc"].items()) + "; "
+                          + "; ".join(f"{t} acc {v['known_accepted']:.1f} rej {v['unknown_rejected']:.1f}"
+                                      for t, v in r["at"].items()) + f" ({r['train_s']:.0f} s)", flush=True)
+                    a.out.parent.mkdir(parents=True, exist_ok=True)
+                    a.out.write_text(json.dumps(doc, indent=1) + "\n")
+                    write_markdown(doc, a.out.with_suffix(".md"))
+    wall = time.perf_counter() - t0
+    doc |= {"wall_s": wall, "cpu_share": (time.process_time() - c0) / wall / os.cpu_count(),
+            "load_after": os.getloadavg()[0]}
+    a.out.write_text(json.dumps(doc, indent=1) + "\n")
+    write_markdown(doc, a.out.with_suffix(".md"))
+    print(f"written {a.out} and {a.out.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
