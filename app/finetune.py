@@ -139,6 +139,18 @@ class FinetuneResult:
         """How far to trust the accuracy figure, in words (for the dialog and the card)."""
         return describe_estimate(self.validation, self.meta.get("data", {}).get("clips per label", {}))
 
+    @property
+    def rejection(self) -> str:
+        """How the "none of these" threshold was set, in words (for the dialog)."""
+        o = self.meta.get("open_set") or {}
+        if not o:
+            return "no rejection: the model always names one of its actions"
+        if o.get("calibration") == "cross-validated":
+            return (f"accepts {o.get('known_accepted', 0):.0f} % of the clips the cross-validation models never saw "
+                    "(new clips of your actions); the rest of what it sees is \"none of these\"")
+        return (f"accepts {o.get('known_accepted', 0):.0f} % of its training clips, each scored as if unseen "
+                "(leave-one-out); the rest of what it sees is \"none of these\"")
+
 
 def describe_estimate(val: dict[str, Any] | None, counts: dict[str, int]) -> str:
     """``"3 clips per action (cross-validated, 4 folds): 83 % ± 9"`` and the like."""

@@ -338,7 +338,8 @@ class TrainDialog(QDialog):
         self.summary.setText(
             f"<b>{result.model_path.stem}</b>: {which} top-1 <b>{m['top1']:.1f} %</b> on {m['n']} clips · "
             f"trained on {result.n_train} clips in {result.train_seconds:.1f} s ({result.strategy})<br>"
-            f"How reliable: {result.reliability}")
+            f"How reliable: {result.reliability}<br>"
+            f"None of these: {result.rejection}")
         self.status.setText(f"Saved {result.model_path} — press Make live to use it now.")
         names = list(m["per_class"])
         self.per_class.setRowCount(len(names))

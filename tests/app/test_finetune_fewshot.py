@@ -104,6 +104,7 @@ def test_two_clips_per_action_train_on_both_and_cross_validate(two_per_action, t
     assert o["calibration"] == "cross-validated" and o["known_clips"] == 6 and 0 <= o["loo_accepted"] <= 100
     assert float(model.classifier.threshold) == pytest.approx(o["threshold"])
     assert "cross-validation models that did not train on them" in r.card_path.read_text()
+    assert r.rejection.startswith(f"accepts {o['known_accepted']:.0f} % of the clips the cross-validation models")
 
 
 def test_cv_never_keeps_the_held_out_split(two_per_action, tiny_encoder, tmp_path):

@@ -54,6 +54,7 @@ def test_train_reports_progress_and_shows_the_result(qtbot, library, tmp_path, t
     total = sum(int(dlg.confusion.item(i, j).text()) for i in range(3) for j in range(3))
     assert total == result.n_val == 3
     assert "validation top-1" in dlg.summary.text() and dlg.live_button.isEnabled()
+    assert "None of these: accepts" in dlg.summary.text() and "(leave-one-out)" in dlg.summary.text()
     model, _ = load_model(result.model_path)
     assert set(model.config.labels) == {"pick up with one hand", "walk around", "sit down"}
     dlg.plot.grab()
