@@ -20,9 +20,10 @@ rejected, and open top-1 on known clips (accepted *and* right).  AUROCs (thresho
 the shipped score ``distance`` and of ``cosine``, ``knn``, ``maha`` and ``msp`` as in
 ``benchmarks/openset.py``; ``ensemble``: the mean relative novelty of the final model and the
 fold models (which the app trains anyway and could keep), with its closed top-1 from their
-mean probabilities.
+mean probabilities.  ``--stream``: the same model through the streaming runtime (each test clip
+played once, as ``benchmarks/openset.py --stream``), every threshold applied to its last window.
 
-    python benchmarks/openset_fewshot.py --encoder runs/pre-vel36/encoder.safetensors --shots 3
+    python benchmarks/openset_fewshot.py --encoder runs/pre-vel36/encoder.safetensors --shots 3 --stream
 """
 from __future__ import annotations
 
@@ -30,8 +31,10 @@ import argparse
 import functools
 import json
 import os
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -58,7 +61,8 @@ def _split(dataset: str, encoder: str, split: str) -> Any:
 
 
 def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[list[int]], shots: int,
-             draw: int, quantile: float = 0.95) -> dict[str, Any]:
+             draw: int, quantile: float = 0.95, stream: Path | None = None) -> dict[str, Any]:
+    """One fold and draw; ``stream``: a folder for the model file, to also play every test clip through the runtime."""
     import torch
 
     from app.finetune import build_model, cv_folds, training_plan
@@ -135,7 +139,30 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
     at = {name: {"threshold": t, "known_accepted": 100.0 * float((rk <= t).mean()),
                  "unknown_rejected": 100.0 * float((ru > t).mean()),
                  "open_top1": 100.0 * float(((rk <= t) & right).mean())} for name, t in thresholds.items()}
-    return {"dataset": dataset, "fold": fold, "draw": draw, "shots": shots,
+    r_stream = None
+    if stream is not None:
+        # The same model through the live runtime, each test clip played once; its last window decides.
+        from ms2l.checkpoint import save_model
+        from ms2l.preprocess import live_window
+
+        meta = {"open_set": o_cv, "kind": "classifier", "live": live_window([len(x) for x in train.clips],
+                                                                           model.config.window)}
+        path = save_model(model, stream / f"{dataset}-{shots}-{fold}-{draw}.safetensors", meta,
+                          include_ssl_heads=False)
+        kn = bench._stream(path, dataset, list(test_known.names))
+        un = bench._stream(path, dataset, list(test_unknown.names))
+        # The runtime's novelty is score / the file's threshold (cv): back to raw scores for every threshold.
+        nk, nu = (np.array([x["novelty"] for x in g]) * o_cv["threshold"] for g in (kn, un))
+        pk = np.array([x["pred"] for x in kn])
+        r_stream = {"auroc": auroc(np.nan_to_num(nk, posinf=1e9), np.nan_to_num(nu, posinf=1e9)),
+                    "closed_top1": 100.0 * float((pk == test_known.labels).mean()),
+                    "agreement": 100.0 * float(np.mean(np.concatenate(
+                        [pk == sk["pred"], np.array([x["pred"] for x in un]) == su["pred"]]))),
+                    "at": {name: {"known_accepted": 100.0 * float((nk <= t).mean()),
+                                  "unknown_rejected": 100.0 * float((nu > t).mean()),
+                                  "open_top1": 100.0 * float(((nk <= t) & (pk == test_known.labels)).mean())}
+                           for name, t in thresholds.items()}}
+    return {"dataset": dataset, "fold": fold, "draw": draw, "shots": shots, "stream": r_stream,
             "unknown": [train_all.label_names[c] for c in unknown], "train_clips": len(train),
             "test_known": len(test_known), "test_unknown": len(test_unknown), "train_s": train_s,
             "closed_top1": 100.0 * float(right.mean()),
@@ -182,6 +209,15 @@ def write_markdown(doc: dict[str, Any], path: Path) -> None:
                                   f"known, rejects {_mean(rs, lambda r, t=t: r['at'][t]['unknown_rejected']):.1f} % "
                                   f"of unknown, open top-1 {_mean(rs, lambda r, t=t: r['at'][t]['open_top1']):.1f}"
                                   for t in THRESHOLDS) + ".", ""]
+            st = [r["stream"] for r in rs if r.get("stream")]
+            if st:
+                lines += ["Through the streaming runtime (each test clip played once, its last window decides): AUROC "
+                          f"{_mean(st, lambda x: x['auroc']):.3f}, closed top-1 {_mean(st, lambda x: x['closed_top1']):.1f}, "
+                          f"agreement with clip evaluation {_mean(st, lambda x: x['agreement']):.1f} %; "
+                          + "; ".join(f"`{t}` accepts {_mean(st, lambda x, t=t: x['at'][t]['known_accepted']):.1f} % of "
+                                      f"known, rejects {_mean(st, lambda x, t=t: x['at'][t]['unknown_rejected']):.1f} %"
+                                      f" of unknown, open top-1 {_mean(st, lambda x, t=t: x['at'][t]['open_top1']):.1f}"
+                                      for t in THRESHOLDS) + ".", ""]
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -195,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--draws", type=int, default=1, help="draws of the training clips per fold (default 1)")
     p.add_argument("--only-folds", default=None, help="comma-separated folds to run (default all)")
     p.add_argument("--strategy", default="finetune", help="the app's strategies: prototype, linear, finetune")
+    p.add_argument("--stream", action="store_true", help="also play every test clip through the streaming runtime")
     p.add_argument("--seed", type=int, default=0, help="the fold groups' seed (as benchmarks/openset.py)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "openset_fewshot.json")
@@ -219,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
                            "folds": a.folds, "draws": a.draws, "shots": shots, "datasets": datasets, "runs": [],
                            "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "load_before": os.getloadavg()[0]}
     c0, t0 = time.process_time(), time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="openset-fewshot-"))
     for ds in datasets:
         n = 10 if ds == "nw-ucla" else 27
         order = np.random.default_rng(a.seed).permutation(n)
@@ -228,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                 if only is not None and fold not in only:
                     continue
                 for draw in range(a.draws):
-                    r = run_fold(ds, a.encoder, a.strategy, fold, groups, k, draw)
+                    r = run_fold(ds, a.encoder, a.strategy, fold, groups, k, draw, stream=tmp if a.stream else None)
                     doc["runs"].append(r)
                     print(f"{ds} k={k} fold {fold} draw {draw}: closed {r['closed_top1']:.1f}, AUROC "
                           + ", ".join(f"{s} {v:.3f}" for s, v in r["auroc"].items()) + "; "
@@ -237,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                     a.out.parent.mkdir(parents=True, exist_ok=True)
                     a.out.write_text(json.dumps(doc, indent=1) + "\n")
                     write_markdown(doc, a.out.with_suffix(".md"))
+    shutil.rmtree(tmp, ignore_errors=True)
     wall = time.perf_counter() - t0
     doc |= {"wall_s": wall, "cpu_share": (time.process_time() - c0) / wall / os.cpu_count(),
             "load_after": os.getloadavg()[0]}
