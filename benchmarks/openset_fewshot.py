@@ -208,6 +208,9 @@ def write_markdown(doc: dict[str, Any], path: Path) -> None:
                       + "; ".join(f"`{t}` accepts {_mean(rs, lambda r, t=t: r['at'][t]['known_accepted']):.1f} % of "
                                   f"known, rejects {_mean(rs, lambda r, t=t: r['at'][t]['unknown_rejected']):.1f} % "
                                   f"of unknown, open top-1 {_mean(rs, lambda r, t=t: r['at'][t]['open_top1']):.1f}"
+                                  for t in THRESHOLDS) + ".", "",
+                      "Calibration error (mean over runs of |known accepted - 95|, points): "
+                      + ", ".join(f"`{t}` {_mean(rs, lambda r, t=t: abs(r['at'][t]['known_accepted'] - 95.0)):.1f}"
                                   for t in THRESHOLDS) + ".", ""]
             st = [r["stream"] for r in rs if r.get("stream")]
             if st:

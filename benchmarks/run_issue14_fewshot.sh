@@ -10,3 +10,5 @@ E=runs/pre-vel36/encoder.safetensors
 [ -f $E ] || { echo "no $E: build it with benchmarks/run_issue13_vel.sh first" >&2; exit 2; }
 $PY benchmarks/openset_fewshot.py --encoder $E --shots 3 --stream --out benchmarks/results/openset_fewshot.json
 $PY benchmarks/openset_fewshot.py --encoder $E --shots 2 --out benchmarks/results/openset_fewshot_k2.json
+# Three draws of the training clips per fold (clip level), to tell the thresholds apart beyond one draw's noise.
+$PY benchmarks/openset_fewshot.py --encoder $E --shots 3,2 --draws 3 --out benchmarks/results/openset_fewshot_draws.json
