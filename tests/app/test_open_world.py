@@ -23,8 +23,7 @@ from ms2l.config import ModelConfig
 from ms2l.data import ClipSet
 from ms2l.errors import ModelFileError
 from ms2l.model import MS2L
-from ms2l.openset import (auroc, calibrate, heldout_scores, novelty_scores, prototype_spread,
-                          standardised_features)
+from ms2l.openset import auroc, calibrate, heldout_scores, novelty_scores, standardised_features
 from ms2l.train import default_recipe, train_classifier
 
 torch.set_num_threads(1)
@@ -97,24 +96,22 @@ def test_calibration_separates_known_from_other_motion(calibrated):
     assert (model.classifier.novelty(f) > 1).all()
 
 
-def test_held_out_scores_set_the_threshold_in_the_models_own_units(calibrated):
+def test_held_out_scores_set_the_threshold(calibrated):
     model, meta, _ = calibrated
     train, held = _blob_clips([0.0, 1.0], 6, 0), _blob_clips([0.0, 1.0], 4, 3)
     protos = model.classifier.prototypes.clone()
     h = heldout_scores(model, train, held)
     assert torch.equal(model.classifier.prototypes, protos)          # scoring leaves the model alone
-    raw = novelty_scores(standardised_features(model, held), protos).numpy()
-    assert np.allclose(h * prototype_spread(protos), raw, rtol=1e-5)
+    assert np.allclose(h, novelty_scores(standardised_features(model, held), protos).numpy(), rtol=1e-5)
     scores = np.concatenate([h, [np.nan]])                            # a clip no fold scored is skipped
     o = calibrate(model, train, held_out=scores, quantile=0.75)
     assert o["calibration"] == "cross-validated" and o["known_clips"] == len(h)
-    assert o["threshold"] == pytest.approx(float(np.quantile(h, 0.75)) * prototype_spread(protos), rel=1e-5)
+    assert o["threshold"] == pytest.approx(float(np.quantile(h, 0.75)), rel=1e-5)
     assert o["known_accepted"] == pytest.approx(100.0 * float(np.mean(h <= np.quantile(h, 0.75))), abs=0.01)
     assert float(model.classifier.threshold) == pytest.approx(o["threshold"])
     loo = calibrate(model, train, held_out=np.zeros(0))               # nothing held out: leave-one-out as before
     assert loo["calibration"] == "leave-one-out" and loo["threshold"] == pytest.approx(meta["threshold"])
     assert loo["known_accepted"] == loo["loo_accepted"]
-    assert prototype_spread(protos[:1]) == 1.0
 
 
 def test_a_model_file_carries_its_rejection_and_it_is_checked(calibrated, tmp_path):
