@@ -231,6 +231,22 @@ def _outliers(config: Any) -> Any:
     return load_pool(parse_sources("cmu,sbu", f"{d / 'cmu-mocap-bvh'},{d / 'sbu-kinect-interaction'}"), config)[0]
 
 
+def split_known(train_all: Any, test_all: Any, unknown: list[int]) -> tuple[tuple[str, ...], Any, Any, Any]:
+    """``(known names, training clips of known actions, known test clips, unknown test clips)``; known
+    actions are relabelled ``0..K-1`` in their order, unknown test clips keep their dataset labels."""
+    known = [c for c in range(len(train_all.label_names)) if c not in unknown]
+    remap = {c: i for i, c in enumerate(known)}
+    names = tuple(train_all.label_names[c] for c in known)
+
+    def only_known(cs: Any) -> Any:
+        sub = cs.where(np.isin(cs.labels, known))
+        sub.labels = np.array([remap[int(y)] for y in sub.labels], int)
+        sub.label_names = names
+        return sub
+
+    return names, only_known(train_all), only_known(test_all), test_all.where(np.isin(test_all.labels, unknown))
+
+
 def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[list[int]], stream: bool,
              tmp: Path, outlier_weight: float = 0.0, pooling: str = "mean", head: str = "linear") -> dict[str, Any]:
     import torch
@@ -245,19 +261,7 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
     train_all = load_dataset(dataset, DATA[dataset], config, "train")
     test_all = load_dataset(dataset, DATA[dataset], config, "test")
     unknown = sorted(groups[fold])
-    known = [c for c in range(len(train_all.label_names)) if c not in unknown]
-    remap = {c: i for i, c in enumerate(known)}
-    names = tuple(train_all.label_names[c] for c in known)
-
-    def only_known(cs: Any) -> Any:
-        sub = cs.where(np.isin(cs.labels, known))
-        sub.labels = np.array([remap[int(y)] for y in sub.labels], int)
-        sub.label_names = names
-        return sub
-
-    train = only_known(train_all)
-    test_known = only_known(test_all)
-    test_unknown = test_all.where(np.isin(test_all.labels, unknown))
+    names, train, test_known, test_unknown = split_known(train_all, test_all, unknown)
     model, _, _ = build_model(encoder, names, strategy)
     if (pooling, head) != (model.config.pooling, model.config.head):
         # The same encoder weights under a classifier that pools or ends otherwise.

@@ -84,20 +84,8 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
     cpu = torch.device("cpu")
     train_all, test_all = _split(dataset, encoder, "train"), _split(dataset, encoder, "test")
     unknown = sorted(groups[fold])
-    known = [c for c in range(len(train_all.label_names)) if c not in unknown]
-    remap = {c: i for i, c in enumerate(known)}
-    names = tuple(train_all.label_names[c] for c in known)
-
-    def only_known(cs: Any) -> Any:
-        sub = cs.where(np.isin(cs.labels, known))
-        sub.labels = np.array([remap[int(y)] for y in sub.labels], int)
-        sub.label_names = names
-        return sub
-
-    pool = only_known(train_all)
+    names, pool, test_known, test_unknown = bench.split_known(train_all, test_all, unknown)
     train = pool.subset(per_class_sample(pool.labels, shots, seed=1000 * fold + draw))
-    test_known = only_known(test_all)
-    test_unknown = test_all.where(np.isin(test_all.labels, unknown))
 
     def fit(clips: Any, seed: int) -> Any:
         model = build_model(encoder, names, strategy)[0]
