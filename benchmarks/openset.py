@@ -505,12 +505,18 @@ def main(argv: list[str] | None = None) -> int:
     if a.videos:
         doc["videos_model"] = a.videos
         doc["videos"] = videos(a.videos)
+    return finish(doc, a.out, c0, t0, write_markdown)
+
+
+def finish(doc: dict[str, Any], out: Path, c0: float, t0: float, markdown: Any) -> int:
+    """Add the run's wall time and CPU share (since ``process_time`` ``c0`` and ``perf_counter`` ``t0``)
+    to ``doc``, write it to ``out`` and, with ``markdown``, beside it as ``.md``."""
     wall = time.perf_counter() - t0
     doc |= {"wall_s": wall, "cpu_share": (time.process_time() - c0) / wall / os.cpu_count(),
             "load_after": os.getloadavg()[0]}
-    a.out.write_text(json.dumps(doc, indent=1) + "\n")
-    write_markdown(doc, a.out.with_suffix(".md"))
-    print(f"written {a.out} and {a.out.with_suffix('.md')}")
+    out.write_text(json.dumps(doc, indent=1) + "\n")
+    markdown(doc, out.with_suffix(".md"))
+    print(f"written {out} and {out.with_suffix('.md')}")
     return 0
 
 

@@ -279,13 +279,7 @@ def main(argv: list[str] | None = None) -> int:
                     a.out.write_text(json.dumps(doc, indent=1) + "\n")
                     write_markdown(doc, a.out.with_suffix(".md"))
     shutil.rmtree(tmp, ignore_errors=True)
-    wall = time.perf_counter() - t0
-    doc |= {"wall_s": wall, "cpu_share": (time.process_time() - c0) / wall / os.cpu_count(),
-            "load_after": os.getloadavg()[0]}
-    a.out.write_text(json.dumps(doc, indent=1) + "\n")
-    write_markdown(doc, a.out.with_suffix(".md"))
-    print(f"written {a.out} and {a.out.with_suffix('.md')}")
-    return 0
+    return bench.finish(doc, a.out, c0, t0, write_markdown)
 
 
 if __name__ == "__main__":
