@@ -429,7 +429,7 @@ def run_finetune(spec: FinetuneSpec, library: Library | str | Path | None = None
         tell(phase="evaluate", message="Evaluating…", fraction=1.0)
         result_val = cv_result if cv_result is not None else (evaluate(model, val, device) if val is not None else None)
         result_train = evaluate(model, train, device)
-        open_set = calibrate(model, train, device, held_out=held_novelty if folds and CV_CALIBRATION else None)
+        open_set = calibrate(model, train, device, held_out=held_novelty)   # all NaN without CV: leave-one-out
         from ms2l.preprocess import live_window
 
         live = live_window([len(x) for x in train.clips], config.window)  # train what you serve

@@ -161,16 +161,17 @@ def _mahalanobis(train: Any, labels: np.ndarray, *tests: Any) -> list[np.ndarray
     return out
 
 
-def _scores(model: Any, clips: Any, bank: Any = None) -> dict[str, np.ndarray]:
+def _scores(model: Any, clips: Any, bank: Any = None, features: Any = None) -> dict[str, np.ndarray]:
     """Open-set scores of ``clips`` (higher: more novel).  ``bank``: the training clips' raw features
     ``[N, F]`` for ``knn`` (cosine distance to the 5th nearest training clip, after the classifier's
-    standardisation); ``cosine``: cosine distance to the nearest class prototype (standardised space)."""
+    standardisation); ``cosine``: cosine distance to the nearest class prototype (standardised space).
+    ``features``: the clips' raw features when already extracted."""
     import torch
     import torch.nn.functional as F
 
     from ms2l.train import extract_features
 
-    f = extract_features(model, clips, torch.device("cpu")).float()
+    f = extract_features(model, clips, torch.device("cpu")).float() if features is None else features
     with torch.no_grad():
         clf = model.classifier.eval()
         logits = clf(f)
@@ -281,7 +282,9 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
     from ms2l.train import extract_features
 
     bank = extract_features(model, train, torch.device("cpu")).float()
-    sk, su = _scores(model, test_known, bank), _scores(model, test_unknown, bank)
+    ft = [bank, extract_features(model, test_known, torch.device("cpu")).float(),
+          extract_features(model, test_unknown, torch.device("cpu")).float()]
+    sk, su = _scores(model, test_known, bank, ft[1]), _scores(model, test_unknown, bank, ft[2])
     # The pretrained encoder's own features (before fine-tuning pulls every clip towards a known
     # class): cosine distance to the 5th nearest training clip, and that score added to the
     # prototype distance, each over its 95 % quantile on the training clips (leave-one-out).
@@ -294,8 +297,6 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
     for sc, z in ((sk, zs[1]), (su, zs[2])):
         sc["ssl-knn"] = (1 - (z @ zs[0].T).topk(k, dim=1).values[:, -1]).numpy()
         sc["combo"] = sc["distance"] + sc["ssl-knn"] / q
-    ft = [bank, extract_features(model, test_known, torch.device("cpu")).float(),
-          extract_features(model, test_unknown, torch.device("cpu")).float()]
     sk["maha"], su["maha"], maha_b = _mahalanobis(ft[0], train.labels, ft[1], ft[2], ft[0])
     sk["ssl-maha"], su["ssl-maha"] = _mahalanobis(ssl[0], train.labels, ssl[1], ssl[2])
     sk["per-class"], su["per-class"] = _per_class(model, ft[0], train.labels, ft[1], ft[2])

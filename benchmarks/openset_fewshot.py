@@ -78,7 +78,7 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
 
     from app.finetune import build_model, cv_folds, training_plan
     from ms2l.data import per_class_sample
-    from ms2l.openset import auroc, calibrate, heldout_scores, novelty_scores, standardised_features
+    from ms2l.openset import auroc, calibrate, heldout_scores, novelty_scores
     from ms2l.train import extract_features, train_classifier
 
     cpu = torch.device("cpu")
@@ -93,12 +93,13 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
             train_classifier(model, clips, recipe, cpu, progress_bar=False)
         return model
 
-    def relative(m: Any) -> tuple[np.ndarray, ...]:
-        """Novelty over prototype spread and class probabilities of the known and unknown test clips under ``m``."""
+    def relative(m: Any, features: tuple[Any, Any] | None = None) -> tuple[np.ndarray, ...]:
+        """Novelty over prototype spread and class probabilities of the known and unknown test clips under ``m``
+        (``features``: their raw features under ``m`` when already extracted)."""
         out = []
         clf = m.classifier.eval()
-        for cs in (test_known, test_unknown):
-            f = extract_features(m, cs, cpu).float()
+        feats = features or tuple(extract_features(m, cs, cpu).float() for cs in (test_known, test_unknown))
+        for f in feats:
             with torch.no_grad():
                 out.append((novelty_scores(clf.norm(f), clf.prototypes) / prototype_spread(clf.prototypes)).numpy())
                 out.append(clf(f).softmax(-1).numpy())
@@ -124,15 +125,16 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
                   "cv-abs": o_cv["threshold"]}
 
     bank = extract_features(model, train, cpu).float()
-    sk, su = bench._scores(model, test_known, bank), bench._scores(model, test_unknown, bank)
     fk, fu = (extract_features(model, cs, cpu).float() for cs in (test_known, test_unknown))
+    sk, su = bench._scores(model, test_known, bank, fk), bench._scores(model, test_unknown, bank, fu)
     sk["maha"], su["maha"] = bench._mahalanobis(bank, train.labels, fk, fu)
-    protos = model.classifier.prototypes
-    rk, ru = (novelty_scores(standardised_features(model, cs), protos).numpy() for cs in (test_known, test_unknown))
+    clf = model.classifier.eval()
+    with torch.no_grad():
+        rk, ru = (novelty_scores(clf.norm(f), clf.prototypes).numpy() for f in (fk, fu))
     right = sk["pred"] == test_known.labels
     # The app trains the fold models anyway: would keeping them (an ensemble of final + folds) say
     # "none of these" better?  Mean relative novelty, and the mean of their probabilities for the label.
-    members.append(relative(model))
+    members.append(relative(model, (fk, fu)))
     ens_k, ens_u = (np.mean([m[j] for m in members], 0) for j in (0, 2))
     ens_auroc = auroc(ens_k, ens_u)
     ens_top1 = 100.0 * float((np.mean([m[1] for m in members], 0).argmax(1) == test_known.labels).mean())

@@ -102,24 +102,25 @@ def calibrate(model: MS2L, train: ClipSet, device: torch.device | str = "cpu", *
     d_all = torch.cdist(z, protos).pow(2) / z.shape[1]
     d_all[torch.arange(len(z)), y] = ((z - own) ** 2).mean(1)
     loo = d_all.min(1).values
-    held = None
-    if held_out is not None:
-        held = torch.as_tensor(np.asarray(held_out, np.float64)).double()
-        held = held[torch.isfinite(held)]
-    if held is not None and len(held):
+    held = torch.as_tensor(np.asarray([] if held_out is None else held_out, np.float64))
+    held = held[torch.isfinite(held)]
+    cross_validated = len(held) > 0
+    if cross_validated:
         threshold = float(torch.quantile(held, quantile))
-        calibration, accepted = "cross-validated", float((held <= threshold).double().mean())
     else:
         threshold = float(torch.quantile(loo, quantile)) if len(loo) else 1.0
-        calibration, accepted = "leave-one-out", None
     threshold = threshold if math.isfinite(threshold) and threshold > 0 else 1.0
     model.classifier.prototypes.copy_(protos.to(model.classifier.prototypes.device))
     model.classifier.threshold.fill_(threshold)
-    loo_accepted = round(100.0 * float((loo <= threshold).float().mean()), 2)
-    meta: dict[str, Any] = {"score": SCORE, "threshold": threshold, "quantile": quantile, "calibration": calibration,
-                            "known_clips": int(len(z) if held is None or not len(held) else len(held)),
-                            "known_accepted": loo_accepted if accepted is None else round(100.0 * accepted, 2),
-                            "loo_accepted": loo_accepted}
+
+    def accepted(scores: torch.Tensor) -> float:
+        return round(100.0 * float((scores <= threshold).double().mean()), 2)
+
+    scored = held if cross_validated else loo          # the clips the threshold was set on
+    meta: dict[str, Any] = {"score": SCORE, "threshold": threshold, "quantile": quantile,
+                            "calibration": "cross-validated" if cross_validated else "leave-one-out",
+                            "known_clips": int(len(scored)), "known_accepted": accepted(scored),
+                            "loo_accepted": accepted(loo)}
     if negatives is not None and len(negatives):
         s = novelty_scores(standardised_features(model, negatives, device), protos)
         meta["negatives"] = {"clips": int(len(s)), "rejected": round(100.0 * float((s > threshold).float().mean()), 2)}
