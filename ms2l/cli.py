@@ -244,6 +244,16 @@ def cmd_train(a: argparse.Namespace) -> int:
             raise SystemExit(f"ms2l train: --self-train is for --strategy finetune or scratch, not {a.strategy}")
         if a.resume:
             raise SystemExit("ms2l train: --resume does not continue a self-training run; start it again")
+    if a.calibrate_by == "subject":
+        if "subject" not in train.meta:
+            raise SystemExit(f"ms2l train: --calibrate-by subject needs each clip's subject; the {a.dataset} reader "
+                             "gives none: drop --calibrate-by")
+        if a.self_train:
+            raise SystemExit("ms2l train: --calibrate-by subject does not combine with --self-train")
+        if len(np.unique(train.meta["subject"])) < 2:
+            raise SystemExit("ms2l train: --calibrate-by subject needs at least 2 subjects in the training split")
+        if a.calibration_folds < 2:
+            raise SystemExit(f"ms2l train: --calibration-folds must be 2 or more, not {a.calibration_folds}")
     soup_n = getattr(a, "soup", 1)
     if not 1 <= soup_n <= 10:
         raise SystemExit(f"ms2l train: --soup N averages N models: give N from 1 to 10, not {soup_n}")
@@ -262,7 +272,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     histories: list = []
     used: list = []  # the recipe of each fit: the last one trained the weights that are saved
 
-    def fit(clips):
+    def fit(clips, calibration: bool = False):
+        """Train on ``clips``; a calibration model trains as the saved one does, keeps no checkpoint and no log."""
         from .soup import average_into, member_seeds
 
         members = []
@@ -276,12 +287,14 @@ def cmd_train(a: argparse.Namespace) -> int:
                                        if k in own and not k.startswith("classifier") and v.shape == own[k].shape},
                                       strict=False)
             # A self-training round trains on a larger share of the split than the labelled clips.
-            r = recipe if len(clips) == len(train) else recipe_for(min(1.0, len(clips) / n_full))
+            r = recipe if (calibration or len(clips) == len(train)) else recipe_for(min(1.0, len(clips) / n_full))
             r = dataclasses.replace(r, seed=member_seeds(r.seed, soup_n)[m]) if m else r
-            used.append(r)
-            ckpt = None if (a.self_train or soup_n > 1) else out.with_name(out.stem + ".ckpt")
-            histories.append(train_classifier(model, clips, r, device, resume=a.resume, outliers=outliers,
-                                              checkpoint_dir=ckpt))
+            ckpt = None if (a.self_train or soup_n > 1 or calibration) else out.with_name(out.stem + ".ckpt")
+            h = train_classifier(model, clips, r, device, resume=a.resume and not calibration, outliers=outliers,
+                                 checkpoint_dir=ckpt)
+            if not calibration:
+                used.append(r)
+                histories.append(h)
             members.append(model)
         if len(members) > 1:
             return average_into(members)
@@ -301,6 +314,23 @@ def cmd_train(a: argparse.Namespace) -> int:
         model = fit(train)
     history = histories[-1]
     wall = time.perf_counter() - t0
+    held, calibration_by = None, None
+    if a.calibrate_by == "subject":
+        # Models trained without some of the people score those people's clips: the threshold then
+        # reflects a person the model never saw (a new user), not the training people's own clips.
+        from .openset import group_folds, heldout_scores
+
+        t1 = time.perf_counter()
+        folds = group_folds(train.meta["subject"], a.calibration_folds)
+        held = np.full(len(train), np.nan)
+        for i, idx in enumerate(folds):
+            people = [str(x) for x in np.unique(train.meta["subject"][idx])]
+            if info_d.is_main:
+                print(f"calibration model {i + 1}/{len(folds)}: trained without subjects "
+                      f"{', '.join(map(str, people))}", file=sys.stderr, flush=True)
+            keep = train.subset(np.setdiff1d(np.arange(len(train)), idx))
+            held[idx] = heldout_scores(fit(keep, calibration=True), keep, train.subset(idx), device)
+        calibration_by = {"by": "subject", "folds": len(folds), "seconds": round(time.perf_counter() - t1, 1)}
     if not info_d.is_main:
         distributed.shutdown()
         return 0
@@ -309,7 +339,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .preprocess import live_window
 
     # Prototypes + threshold: "none of these" when nothing fits; negatives are only measured.
-    open_set = calibrate(model, train, device, negatives=negatives)
+    open_set = calibrate(model, train, device, negatives=negatives, held_out=held)
+    if calibration_by:
+        open_set["groups"] = calibration_by
     if a.negatives:
         open_set["negatives"]["sources"] = a.negatives
         if outliers is not None:
@@ -519,6 +551,15 @@ def add_commands(sub: argparse._SubParsersAction, *, optional_data: bool = False
     q.add_argument("--outlier-weight", type=float, default=0.0, metavar="W",
                    help="outlier exposure: also train on half of the --negatives takes (whole takes) towards "
                         "uniform predictions, with this weight; the other half is measured (default 0: off)")
+    q.add_argument("--calibrate-by", default="clip", choices=["clip", "subject"],
+                   help="how the 'none of these' threshold is set: clip -- each training clip scored against class "
+                        "means made without it (leave-one-out, no extra training); subject -- --calibration-folds "
+                        "more models, each trained without some of the training people, score those people's clips, "
+                        "so the threshold accepts 95 %% of the clips of people the model never saw, as a new user "
+                        "is (benchmarks/results/openset.md; default: clip)")
+    q.add_argument("--calibration-folds", type=int, default=4, metavar="N",
+                   help="with --calibrate-by subject: the training people are dealt into N groups, one extra "
+                        "model each (default: 4)")
     q.add_argument("--window", type=int, default=64, help="scratch/joint without encoder: longest training clip in frames")
     q.add_argument("--seed", type=int, default=0)
     _train_args(q)

@@ -80,6 +80,21 @@ def heldout_scores(model: MS2L, train: ClipSet, held: ClipSet, device: torch.dev
     return novelty_scores(standardised_features(model, held, device), protos).numpy()
 
 
+def group_folds(groups: np.ndarray, folds: int) -> list[np.ndarray]:
+    """Held-out index sets ``[i]`` for cross-validation by group (e.g. a clip's subject): the
+    distinct groups, sorted, dealt round-robin into ``min(folds, groups)`` folds, so no group is
+    split between training and held-out clips.  Fold models trained this way score people they
+    never saw (:func:`heldout_scores`), the picture of a new user, for ``calibrate(held_out=)``."""
+    groups = np.asarray(groups)
+    if folds < 2:
+        raise ValueError(f"cross-validation needs at least 2 folds, got {folds}")
+    distinct = np.unique(groups)
+    if len(distinct) < 2:
+        raise ValueError(f"cross-validation by group needs at least 2 groups, got {len(distinct)}")
+    n = min(folds, len(distinct))
+    return [np.flatnonzero(np.isin(groups, distinct[i::n])) for i in range(n)]
+
+
 def calibrate(model: MS2L, train: ClipSet, device: torch.device | str = "cpu", *, quantile: float = DEFAULT_QUANTILE,
               negatives: ClipSet | None = None, held_out: np.ndarray | None = None) -> dict[str, Any]:
     """Set ``model``'s prototypes from ``train`` and return the open-set metadata for its file.

@@ -62,17 +62,23 @@ def prepare(
     return x
 
 
-def live_window(lengths: "np.ndarray | list[int]", cap: int) -> dict[str, int]:
+#: The share of training clips (percentile of their lengths) the live window spans.
+WINDOW_PERCENTILE = 90.0
+
+
+def live_window(lengths: "np.ndarray | list[int]", cap: int, percentile: float = WINDOW_PERCENTILE) -> dict[str, int]:
     """The live window a model should be served with, from its training clips' lengths (frames at its rate).
 
-    Train what you serve: the window spans about the longest training clips (90th
-    percentile, at most ``cap``, the training crop), and the first decision comes after
-    about the shortest (0.9 x the 10th percentile), so a short gesture played once is named
-    and a window looks like the clips the model learnt from.
+    Train what you serve: the window spans about the longest training clips (the
+    ``percentile`` of their lengths, at most ``cap``, the training crop), and the first
+    decision comes after about the shortest (0.9 x the 10th percentile), so a short gesture
+    played once is named and a window looks like the clips the model learnt from.
     """
+    if not 50 <= percentile <= 100:
+        raise ValueError(f"percentile must be in [50, 100], got {percentile}")
     lengths = np.asarray(lengths, float)
     if len(lengths) == 0:
         return {"window": int(cap), "min_frames": int(cap)}
-    window = int(np.clip(np.ceil(np.percentile(lengths, 90)), 8, cap))
+    window = int(np.clip(np.ceil(np.percentile(lengths, percentile)), 8, cap))
     min_frames = int(np.clip(np.floor(0.9 * np.percentile(lengths, 10)), 4, window))
     return {"window": window, "min_frames": min_frames}

@@ -248,6 +248,10 @@ def cmd_train_library(a: argparse.Namespace) -> int:
 
     if a.strategy not in STRATEGIES:
         raise LibraryError(f"--strategy {a.strategy} is not available with --library; choose from {', '.join(STRATEGIES)}")
+    if getattr(a, "calibrate_by", "clip") != "clip":
+        raise LibraryError("--calibrate-by subject needs clips that know who is in them; a clip library does not "
+                           "record that (with fewer than 5 clips of an action, Train sets the threshold by "
+                           "cross-validation anyway): drop --calibrate-by")
     labels = tuple(s.strip() for s in a.labels.split(",") if s.strip()) if getattr(a, "labels", None) else None
     spec = FinetuneSpec(labels=labels, strategy=a.strategy, encoder=str(a.encoder or "default"), epochs=a.epochs,
                         lr=a.lr, val_fraction=a.val_fraction, seed=a.seed, device=a.device, tasks=a.tasks,

@@ -31,7 +31,8 @@ def canonical(label: str) -> str:
 
 
 def merge_clipsets(parts: Sequence[tuple[str, ClipSet]]) -> ClipSet:
-    """One ClipSet of every part's clips; labels merged (first appearance order), ``meta["dataset"]`` says whose."""
+    """One ClipSet of every part's clips; labels merged (first appearance order), ``meta["dataset"]`` says whose
+    and, when every part knows its people, ``meta["subject"]`` who (``"utd-mhad:3"``: numbers are per dataset)."""
     names: list[str] = []
     for _, cs in parts:
         for n in cs.label_names:
@@ -48,7 +49,10 @@ def merge_clipsets(parts: Sequence[tuple[str, ClipSet]]) -> ClipSet:
         labels += [int(idx[y]) if y >= 0 else -1 for y in cs.labels]
         clip_names += [f"{ds}:{n}" for n in (cs.names or [str(i) for i in range(len(cs))])]
         dataset += [ds] * len(cs)
-    return ClipSet(clips, np.array(labels, int), tuple(names), clip_names, {"dataset": np.array(dataset)})
+    meta = {"dataset": np.array(dataset)}
+    if all("subject" in cs.meta for _, cs in parts):
+        meta["subject"] = np.array([f"{ds}:{x}" for ds, cs in parts for x in cs.meta["subject"]])
+    return ClipSet(clips, np.array(labels, int), tuple(names), clip_names, meta)
 
 
 def label_map(data_labels: Sequence[str], model_labels: Sequence[str]) -> np.ndarray | None:

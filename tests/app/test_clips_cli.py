@@ -69,6 +69,12 @@ def test_data_still_required_without_library(tmp_path):
     assert r.returncode == 2 and "--data" in r.stderr
 
 
+def test_library_training_refuses_calibration_by_person(tmp_path):
+    r = ms2l("train", "--library", tmp_path / "lib", "--strategy", "finetune", "--calibrate-by", "subject",
+             "--out", tmp_path / "m", check=False)
+    assert r.returncode != 0 and "does not record that" in r.stderr and not (tmp_path / "m.safetensors").exists()
+
+
 def test_clips_commands_train_and_evaluate(tmp_path, nwucla_dir, ntu_dir, tiny_encoder):
     lib = tmp_path / "lib"
     files = [f for a in ("01", "04", "05") for f in sorted(nwucla_dir.glob(f"a{a}_s01_*_v0[12].json"))[:3]]

@@ -23,7 +23,7 @@ from ms2l.config import ModelConfig
 from ms2l.data import ClipSet
 from ms2l.errors import ModelFileError
 from ms2l.model import MS2L
-from ms2l.openset import auroc, calibrate, heldout_scores, novelty_scores, standardised_features
+from ms2l.openset import auroc, calibrate, group_folds, heldout_scores, novelty_scores, standardised_features
 from ms2l.train import default_recipe, train_classifier
 
 torch.set_num_threads(1)
@@ -135,6 +135,18 @@ def test_a_model_file_carries_its_rejection_and_it_is_checked(calibrated, tmp_pa
     save_model(model, tmp_path / "live.safetensors", {"live": {"window": "long", "min_frames": 3}})
     with pytest.raises(ModelFileError, match="live window"):
         load_model(tmp_path / "live.safetensors")
+
+
+def test_group_folds_keep_each_person_on_one_side():
+    subjects = np.array([7, 1, 3, 1, 5, 7, 3, 5, 1])
+    folds = group_folds(subjects, 2)
+    assert [sorted(set(subjects[f])) for f in folds] == [[1, 5], [3, 7]]
+    assert sorted(np.concatenate(folds)) == list(range(len(subjects)))     # every clip held out exactly once
+    assert len(group_folds(subjects, 9)) == 4                               # no more folds than people
+    with pytest.raises(ValueError, match="at least 2 groups"):
+        group_folds(np.ones(5), 3)
+    with pytest.raises(ValueError, match="at least 2 folds"):
+        group_folds(subjects, 1)
 
 
 def test_auroc():

@@ -115,6 +115,27 @@ def test_train_with_self_training_learns_from_the_unlabelled_rest_and_says_so(nw
     assert bad.returncode != 0 and "--label-fraction below 1" in bad.stderr
 
 
+def test_train_sets_its_threshold_on_people_it_never_saw(utd_dir, nwucla_small, tiny_encoder, tmp_path):
+    from ms2l.checkpoint import read_metadata
+
+    model = tmp_path / "utd.safetensors"
+    r = run("train", "--strategy", "finetune", "--dataset", "utd-mhad", "--data", str(utd_dir), "--encoder",
+            str(tiny_encoder), "--epochs", "1", "--calibrate-by", "subject", "--calibration-folds", "2",
+            "--out", str(model))
+    assert "calibration model 1/2: trained without subjects 1, 5" in r.stderr
+    assert "calibration model 2/2: trained without subjects 3, 7" in r.stderr
+    meta = read_metadata(model)
+    o = meta["open_set"]
+    assert o["calibration"] == "cross-validated" and o["groups"]["by"] == "subject" and o["groups"]["folds"] == 2
+    assert o["known_clips"] == meta["data"]["clips"]                  # every training clip held out once
+    assert 94 <= o["known_accepted"] <= 96 and 0 <= o["loo_accepted"] <= 100
+    assert meta["recipe"]["epochs"] == 1                               # the saved model's recipe, not a fold's
+    assert "a person the model never saw" in model.with_suffix(".md").read_text()
+    bad = run("train", "--strategy", "finetune", "--data", str(nwucla_small), "--encoder", str(tiny_encoder),
+              "--calibrate-by", "subject", "--out", str(tmp_path / "x"), check=False)
+    assert bad.returncode != 0 and "at least 2 subjects" in bad.stderr
+
+
 def test_train_a_soup_and_a_cosine_head_from_the_command_line(nwucla_small, tiny_encoder, tmp_path):
     from ms2l.checkpoint import load_model, read_metadata
 

@@ -61,6 +61,14 @@ def test_utd_cross_subject_split(utd_dir):
     assert train.label_names[train.labels[i]] == "right-hand wave"
 
 
+def test_merged_datasets_keep_who_is_who(utd_dir, nwucla_small):
+    both = load_dataset("nw-ucla+utd-mhad", f"{nwucla_small},{utd_dir}", CFG, "train")
+    subjects = set(both.meta["subject"].tolist())
+    # Subject numbers are per dataset: UTD-MHAD's subject 1 is not NW-UCLA's.
+    assert {"utd-mhad:1", "utd-mhad:3", "utd-mhad:5", "utd-mhad:7"} <= subjects and "nw-ucla:1" in subjects
+    assert all(s.split(":")[0] == d for s, d in zip(both.meta["subject"], both.meta["dataset"]))
+
+
 def test_utd_refuses_other_protocols_and_splits(utd_dir):
     with pytest.raises(DatasetError, match="one protocol"):
         load_dataset("utd-mhad", utd_dir, CFG, "train", protocol="fold1")
