@@ -293,7 +293,7 @@ def _at(scale: float, known: np.ndarray, unknown: np.ndarray, right: np.ndarray)
 
 def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[list[int]], stream: bool,
              tmp: Path, outlier_weight: float = 0.0, pooling: str = "mean", head: str = "linear",
-             subject_folds: int = 0, window_percentile: float = 90.0) -> dict[str, Any]:
+             subject_folds: int = 0, window_percentile: float | None = None) -> dict[str, Any]:
     import copy
 
     import torch
@@ -375,10 +375,11 @@ def run_fold(dataset: str, encoder: str, strategy: str, fold: int, groups: list[
                            "held_accepted_by_loo": 100.0 * float((held <= o["threshold"]).mean()),
                            **_at(scale, sk["distance"], su["distance"], sk["pred"] == test_known.labels)}
     if stream:
-        from ms2l.preprocess import live_window
+        from ms2l.preprocess import WINDOW_PERCENTILE, live_window
 
         meta = {"open_set": o, "kind": "classifier",
-                "live": live_window([len(x) for x in train.clips], config.window, window_percentile)}
+                "live": live_window([len(x) for x in train.clips], config.window,
+                                    WINDOW_PERCENTILE if window_percentile is None else window_percentile)}
         path = save_model(model, tmp / f"{dataset}-{fold}.safetensors", meta, include_ssl_heads=False)
         t1 = time.perf_counter()
         kn = _stream(path, dataset, list(test_known.names))
@@ -558,15 +559,18 @@ def main(argv: list[str] | None = None) -> int:
                    help="also set each fold model's threshold by cross-validation over its training people "
                         "(N fold models per fold, each scoring the people it never saw) and report the shares "
                         "at that threshold beside the leave-one-out one (default 0: off)")
-    p.add_argument("--window-percentile", type=float, default=90.0, metavar="P",
+    p.add_argument("--window-percentile", type=float, default=None, metavar="P",
                    help="with --stream: the live window spans the P-th percentile of the training clips' lengths "
-                        "(ms2l.preprocess.live_window; default 90, the app's)")
+                        "(ms2l.preprocess.live_window; default: the app's, WINDOW_PERCENTILE)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "openset.json")
     a = p.parse_args(argv)
     import torch
 
+    from ms2l.preprocess import WINDOW_PERCENTILE
+
+    a.window_percentile = WINDOW_PERCENTILE if a.window_percentile is None else a.window_percentile
     torch.set_num_threads(a.threads)
     datasets = [d for d in a.datasets.split(",") if d]
     missing = [str(DATA[d]) for d in datasets if not DATA[d].exists()]

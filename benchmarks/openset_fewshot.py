@@ -209,7 +209,14 @@ def _mean(rs: list[dict], get: Any) -> float:
     return statistics.mean(get(r) for r in rs)
 
 
+def _spread(rs: list[dict], t: str) -> float:
+    """Standard deviation over runs of the share of known test clips threshold ``t`` accepts."""
+    v = [r["at"][t]["known_accepted"] for r in rs]
+    return statistics.stdev(v) if len(v) > 1 else 0.0
+
+
 def write_markdown(doc: dict[str, Any], path: Path) -> None:
+    ts = [t for t in THRESHOLDS if all(t in r["at"] for r in doc["runs"])]   # older runs compared fewer
     lines = ["# Open set with a handful of clips per action", "",
              f"Machine: {doc['machine']}. Encoder: `{doc['encoder']}`. Strategy: {doc['strategy']} (the app's), "
              f"{doc['folds']} folds of held-out actions (as `benchmarks/openset.py`), {doc['draws']} draw(s) of the "
@@ -227,25 +234,27 @@ def write_markdown(doc: dict[str, Any], path: Path) -> None:
             lines += [f"## {ds}, {k} clips per known action", "",
                       "| fold | draw | train clips | fit s (final + CV) | closed top-1 (ensemble) | AUROC "
                       + " / ".join(REPORTED) + " | " + " | ".join(
-                          f"{t}: accepted / rejected / open" for t in THRESHOLDS) + " |",
-                      "| --- " * (6 + len(THRESHOLDS)) + "|"]
+                          f"{t}: accepted / rejected / open" for t in ts) + " |",
+                      "| --- " * (6 + len(ts)) + "|"]
             for r in rs:
                 lines.append(f"| {r['fold']} | {r['draw']} | {r['train_clips']} | {r['train_s']:.0f} | "
                              f"{r['closed_top1']:.1f} ({r['ensemble']['closed_top1']:.1f}) | "
                              + " / ".join(f"{r['auroc'][s]:.3f}" for s in REPORTED)
                              + " | " + " | ".join(
                                  f"{r['at'][t]['known_accepted']:.1f} / {r['at'][t]['unknown_rejected']:.1f} / "
-                                 f"{r['at'][t]['open_top1']:.1f}" for t in THRESHOLDS) + " |")
+                                 f"{r['at'][t]['open_top1']:.1f}" for t in ts) + " |")
             lines += ["", "Means: closed top-1 {:.1f} (ensemble of final + fold models {:.1f}); AUROC ".format(
                           _mean(rs, lambda r: r["closed_top1"]), _mean(rs, lambda r: r["ensemble"]["closed_top1"]))
                       + ", ".join(f"{s} {_mean(rs, lambda r, s=s: r['auroc'][s]):.3f}" for s in REPORTED) + "; "
                       + "; ".join(f"`{t}` accepts {_mean(rs, lambda r, t=t: r['at'][t]['known_accepted']):.1f} % of "
                                   f"known, rejects {_mean(rs, lambda r, t=t: r['at'][t]['unknown_rejected']):.1f} % "
                                   f"of unknown, open top-1 {_mean(rs, lambda r, t=t: r['at'][t]['open_top1']):.1f}"
-                                  for t in THRESHOLDS) + ".", "",
-                      "Calibration error (mean over runs of |known accepted - 95|, points): "
-                      + ", ".join(f"`{t}` {_mean(rs, lambda r, t=t: abs(r['at'][t]['known_accepted'] - 95.0)):.1f}"
-                                  for t in THRESHOLDS) + ".", ""]
+                                  for t in ts) + ".", "",
+                      "Calibration error (mean over runs of |known accepted - 95|, points; in brackets the standard "
+                      "deviation of known accepted over runs): "
+                      + ", ".join(f"`{t}` {_mean(rs, lambda r, t=t: abs(r['at'][t]['known_accepted'] - 95.0)):.1f} "
+                                  f"({_spread(rs, t):.1f})" for t in ts)
+                      + ".", ""]
             st = [r["stream"] for r in rs if r.get("stream")]
             if st:
                 lines += ["Through the streaming runtime (each test clip played once, its last window decides): AUROC "
@@ -254,14 +263,14 @@ def write_markdown(doc: dict[str, Any], path: Path) -> None:
                           + "; ".join(f"`{t}` accepts {_mean(st, lambda x, t=t: x['at'][t]['known_accepted']):.1f} % of "
                                       f"known, rejects {_mean(st, lambda x, t=t: x['at'][t]['unknown_rejected']):.1f} %"
                                       f" of unknown, open top-1 {_mean(st, lambda x, t=t: x['at'][t]['open_top1']):.1f}"
-                                      for t in THRESHOLDS) + ".", ""]
+                                      for t in ts) + ".", ""]
     path.write_text("\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--encoder", required=True, help="encoder file the fold models start from (self-supervised: "
-                                                     "a supervised one has seen the unknown actions)")
+    p.add_argument("--encoder", help="encoder file the fold models start from (self-supervised: a supervised "
+                                      "one has seen the unknown actions); needed unless --summarize")
     p.add_argument("--datasets", default="nw-ucla,utd-mhad")
     p.add_argument("--shots", default="3", help="clips per known action, comma-separated (default 3)")
     p.add_argument("--folds", type=int, default=3)
@@ -272,7 +281,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="the fold groups' seed (as benchmarks/openset.py)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "openset_fewshot.json")
+    p.add_argument("--summarize", action="store_true", help="only rewrite OUT.md from OUT")
     a = p.parse_args(argv)
+    if a.summarize:
+        write_markdown(json.loads(a.out.read_text()), a.out.with_suffix(".md"))
+        return 0
     import torch
 
     torch.set_num_threads(a.threads)
@@ -281,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"openset_fewshot: data not found: {', '.join(missing)} (see ../shared/README.md)", file=sys.stderr)
         return 2
-    if not Path(a.encoder).exists():
+    if a.encoder is None or not Path(a.encoder).exists():
         print(f"openset_fewshot: no encoder file {a.encoder}", file=sys.stderr)
         return 2
     shots = [int(k) for k in a.shots.split(",") if k]

@@ -2,7 +2,7 @@
 # Session of 2026-12-04 (second): how the rejection threshold is estimated from a handful of held-out scores
 # (empirical 95 % quantile, Harrell-Davis, log-normal fit), and the threshold set on people the model never
 # saw (subject-grouped cross-validation) for models trained on whole datasets.
-#   benchmarks/run_issue14_quantile.sh        # about 30 + 30 min on the 2-core CPU
+#   benchmarks/run_issue14_quantile.sh        # about 28 + 26 + 3 min on the 2-core CPU
 # Needs runs/pre-vel36/encoder.safetensors (benchmarks/run_issue13_vel.sh builds it, about 70 min).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -14,3 +14,6 @@ $PY benchmarks/openset.py --encoder $E --datasets utd-mhad,nw-ucla --stream --su
     --out benchmarks/results/openset_subjectcv.json
 # 2 and 3 clips per known action, 3 draws per fold (the same draws as openset_fewshot_draws.json), raw scores kept.
 $PY benchmarks/openset_fewshot.py --encoder $E --shots 3,2 --draws 3 --out benchmarks/results/openset_fewshot_estimators.json
+# The live window spanning every training clip (the 90th percentile's run is the UTD-MHAD half of the first command).
+$PY benchmarks/openset.py --encoder $E --datasets utd-mhad --stream --window-percentile 100 \
+    --out benchmarks/results/openset_window100.json

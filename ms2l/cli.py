@@ -324,10 +324,10 @@ def cmd_train(a: argparse.Namespace) -> int:
         folds = group_folds(train.meta["subject"], a.calibration_folds)
         held = np.full(len(train), np.nan)
         for i, idx in enumerate(folds):
-            people = [str(x) for x in np.unique(train.meta["subject"][idx])]
+            people = ", ".join(str(x) for x in np.unique(train.meta["subject"][idx]))
             if info_d.is_main:
-                print(f"calibration model {i + 1}/{len(folds)}: trained without subjects "
-                      f"{', '.join(map(str, people))}", file=sys.stderr, flush=True)
+                print(f"calibration model {i + 1}/{len(folds)}: trained without subjects {people}",
+                      file=sys.stderr, flush=True)
             keep = train.subset(np.setdiff1d(np.arange(len(train)), idx))
             held[idx] = heldout_scores(fit(keep, calibration=True), keep, train.subset(idx), device)
         calibration_by = {"by": "subject", "folds": len(folds), "seconds": round(time.perf_counter() - t1, 1)}
