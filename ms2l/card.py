@@ -58,10 +58,11 @@ def model_card(meta: dict[str, Any], title: str = "ms2l model") -> str:
         lines += ["", "## Rejection (\"none of these\")", "",
                   f"- score: {o.get('score')} (distance to the nearest class prototype; see ms2l/openset.py)",
                   f"- threshold {o.get('threshold'):.4g}: accepts {o.get('known_accepted')} % of the "
-                  + (f"{o.get('known_clips')} clips scored by cross-validation models that did not train on them"
-                     + (f" nor on any clip of the same {o['groups'].get('by', 'group')} ({o['groups'].get('folds')} "
-                        "models: a person the model never saw)" if isinstance(o.get("groups"), dict) else "")
-                     + f" (quantile {o.get('quantile')}; {o.get('loo_accepted')} % of the training clips scored "
+                  + ((f"{o.get('known_clips')} training clips, each scored by one of {o['groups'].get('folds')} "
+                      f"cross-validation models trained without its {o['groups'].get('by', 'group')} (a person "
+                      "the model never saw; " if isinstance(o.get("groups"), dict) else
+                      f"{o.get('known_clips')} clips scored by cross-validation models that did not train on them (")
+                     + f"quantile {o.get('quantile')}; {o.get('loo_accepted')} % of the training clips scored "
                      "leave-one-out)" if o.get("calibration") == "cross-validated" else
                      f"{o.get('known_clips')} training clips scored leave-one-out (quantile {o.get('quantile')})")]
         if o.get("negatives"):
