@@ -58,13 +58,7 @@ def model_card(meta: dict[str, Any], title: str = "ms2l model") -> str:
         lines += ["", "## Rejection (\"none of these\")", "",
                   f"- score: {o.get('score')} (distance to the nearest class prototype; see ms2l/openset.py)",
                   f"- threshold {o.get('threshold'):.4g}: accepts {o.get('known_accepted')} % of the "
-                  + ((f"{o.get('known_clips')} training clips, each scored by one of {o['groups'].get('folds')} "
-                      f"cross-validation models trained without its {o['groups'].get('by', 'group')} (a person "
-                      "the model never saw; " if isinstance(o.get("groups"), dict) else
-                      f"{o.get('known_clips')} clips scored by cross-validation models that did not train on them (")
-                     + f"quantile {o.get('quantile')}; {o.get('loo_accepted')} % of the training clips scored "
-                     "leave-one-out)" if o.get("calibration") == "cross-validated" else
-                     f"{o.get('known_clips')} training clips scored leave-one-out (quantile {o.get('quantile')})")]
+                  + _calibration_sentence(o)]
         if o.get("negatives"):
             n = o["negatives"]
             held = " (the takes not trained on)" if o.get("outliers") else ""
@@ -93,6 +87,19 @@ def model_card(meta: dict[str, Any], title: str = "ms2l model") -> str:
             else:
                 lines.append(f"- {k}: {v}")
     return "\n".join(lines) + "\n"
+
+
+def _calibration_sentence(o: dict[str, Any]) -> str:
+    """How the threshold's known clips were scored: the rest of the sentence "accepts x % of the ..."."""
+    if o.get("calibration") != "cross-validated":
+        return f"{o.get('known_clips')} training clips scored leave-one-out (quantile {o.get('quantile')})"
+    g = o.get("groups")
+    if isinstance(g, dict):
+        who = (f"{o.get('known_clips')} training clips, each scored by one of {g.get('folds')} cross-validation "
+               f"models trained without its {g.get('by', 'group')} (a person the model never saw; ")
+    else:
+        who = f"{o.get('known_clips')} clips scored by cross-validation models that did not train on them ("
+    return who + f"quantile {o.get('quantile')}; {o.get('loo_accepted')} % of the training clips scored leave-one-out)"
 
 
 def _data_lines(data: dict[str, Any]) -> list[str]:
