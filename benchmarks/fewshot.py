@@ -74,7 +74,7 @@ def _load(dataset: str, data: Path):
 
 
 #: The config fields that shape an encoder: a benchmark model takes them from the encoder it starts from.
-ENCODER_FIELDS = ("encoder", "hidden", "layers", "velocity")
+ENCODER_FIELDS = ("encoder", "hidden", "layers", "velocity", "bone")
 
 
 def _encoder(spec: str, config):

@@ -47,10 +47,8 @@ def layer_outputs(encoder: Any, x: "torch.Tensor", lengths: "torch.Tensor") -> l
     from torch import nn
     from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-    from ms2l.encoders import with_velocity
-
     gru = encoder.gru
-    h = with_velocity(x) if encoder.velocity else x
+    h = encoder.inputs(x)
     T = h.shape[1]
     outs = []
     for layer in range(gru.num_layers):

@@ -19,7 +19,7 @@ def model_card(meta: dict[str, Any], title: str = "ms2l model") -> str:
         f"({cfg.get('window', 0) / max(cfg.get('fps', 1), 1e-9):.1f} s)",
         f"- normalisation: `{cfg.get('normalization')}` (pose_adapters.normalize)",
         f"- encoder: `{cfg.get('encoder')}`, hidden {cfg.get('hidden')} x 2 directions, {cfg.get('layers')} layers"
-        + ("; reads joints and their frame-to-frame change" if cfg.get("velocity") else "")
+        + _input_phrase(cfg)
         + ("; the classifier reads the mean and the max over frames" if cfg.get("pooling") == "mean+max" else "")
         + ("; cosine classifier head" if cfg.get("head") == "cosine" else ""),
         "",
@@ -127,3 +127,11 @@ def _data_lines(data: dict[str, Any]) -> list[str]:
                 split = str(r.get("split", "")) + (f"; windows of {r['windows']}" if r.get("windows") else "")
                 lines.append(f"| {r.get('dataset')} | {split} | {r.get('files')} | {r.get('clips')} | {r.get('frames')} |")
     return lines
+
+
+def _input_phrase(cfg: dict[str, Any]) -> str:
+    """What the encoder reads, when it is more than joint positions."""
+    what = "bone vectors (joint minus parent)" if cfg.get("bone") else "joints"
+    if cfg.get("velocity"):
+        return f"; reads {what} and their frame-to-frame change"
+    return f"; reads {what} in place of joint positions" if cfg.get("bone") else ""

@@ -115,12 +115,12 @@ def cmd_pretrain(a: argparse.Namespace) -> int:
         if a.protocol is not None:
             raise ConfigError("--protocol is for one dataset; in a pool write NAME:PROTOCOL (e.g. sbu:fold2)")
         # A pool mixes one- and two-person sources: the encoder takes one person, each person of a take a clip.
-        config = ModelConfig(window=a.window, velocity=a.velocity)
+        config = ModelConfig(window=a.window, velocity=a.velocity, bone=a.bone)
     else:
         if a.dataset not in DATASETS:
             raise DatasetError(f"unknown dataset {a.dataset!r}; known: {', '.join(DATASETS)}, or a pool of "
                                f"{', '.join(SOURCES)} (comma list), or 'pool'")
-        config = dataset_config(a.dataset, ModelConfig(window=a.window, velocity=a.velocity))
+        config = dataset_config(a.dataset, ModelConfig(window=a.window, velocity=a.velocity, bone=a.bone))
     torch.manual_seed(a.seed)
     start = None
     if a.init is not None:  # checked before the data is read: a wrong file fails at once
@@ -175,7 +175,7 @@ def _init_encoder(path: Path, config: ModelConfig) -> tuple[MS2L, dict[str, Any]
     if differ:
         shown = ", ".join(f"{k}: {have.get(k)!r} there, {want.get(k)!r} here" for k in differ[:4])
         raise ConfigError(f"--init {path} was built differently from this run ({shown}); "
-                          "pass the same --velocity and --window, or pretrain from scratch")
+                          "pass the same --velocity, --bone and --window, or pretrain from scratch")
     before = meta.get("init") if isinstance(meta.get("init"), dict) else {}
     recipe = meta.get("recipe") if isinstance(meta.get("recipe"), dict) else {}
 
@@ -498,10 +498,14 @@ def add_commands(sub: argparse._SubParsersAction, *, optional_data: bool = False
     q.add_argument("--window", type=int, default=64, help="longest clip in frames seen in training (default: 64)")
     q.add_argument("--velocity", action="store_true",
                    help="the encoder also reads each joint's frame-to-frame change (computed inside the model)")
+    q.add_argument("--bone", action="store_true",
+                   help="the encoder reads bone vectors (each joint minus its parent, the root's position kept) in "
+                        "place of joint positions, computed inside the model: a second stream to fuse with a "
+                        "joint encoder (benchmarks/fusion.py); with --velocity it also reads their change")
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--init", type=Path, metavar="ENCODER",
-                   help="start from this encoder (RUN_DIR/encoder.safetensors of an earlier run, same --velocity and "
-                        "--window) with a fresh learning-rate schedule: pretrain longer or on more data without "
+                   help="start from this encoder (RUN_DIR/encoder.safetensors of an earlier run, same --velocity, "
+                        "--bone and --window) with a fresh learning-rate schedule: pretrain longer or on more data without "
                         "starting over; the new file records the epochs before it")
     _train_args(q)
     _device_arg(q)

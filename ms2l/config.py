@@ -32,6 +32,9 @@ class ModelConfig:
     dropout: float = 0.0
     # The encoder also reads frame-to-frame joint velocities (computed inside the model).
     velocity: bool = False
+    # The encoder reads bone vectors (joint minus parent; the root keeps its place) in place of joint
+    # positions, computed inside the model; with ``velocity`` it also reads their change.
+    bone: bool = False
     # How the classifier pools the encoder's per-frame features (ms2l.encoders.POOLINGS); the
     # self-supervised heads always read the mean.
     pooling: str = "mean"

@@ -12,6 +12,8 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from pose_adapters.convention import BONES
+
 from .config import ModelConfig
 from .errors import ConfigError
 
@@ -44,22 +46,67 @@ def with_velocity(x: torch.Tensor) -> torch.Tensor:
     return torch.cat([x, VELOCITY_SCALE * v], -1)
 
 
+#: Brings bone vectors to about the joints' spread (NW-UCLA training clips, body-normalised: joint
+#: coordinate std 1.20, bone 0.34).
+BONE_SCALE = 3.0
+
+
+def bone_parents(config: ModelConfig) -> tuple[int, ...] | None:
+    """Each joint's parent in ``config.layout`` (the root is its own parent) when the encoder reads
+    bones, else None.  The table is the layout's :data:`pose_adapters.convention.BONES`."""
+    if not config.bone:
+        return None
+    if config.layout != "ntu25" or config.joints != 25 or config.coords != 3:
+        raise ConfigError(f"bone input needs 3-D joints in the ntu25 layout, got {config.layout} "
+                          f"({config.joints} joints x {config.coords} coordinates)")
+    parents = list(range(config.joints))
+    for child, parent in BONES:
+        parents[child] = parent
+    return tuple(parents)
+
+
+def with_bones(x: torch.Tensor, parents: "tuple[int, ...] | torch.Tensor") -> torch.Tensor:
+    """``[B, T, D] -> [B, T, D]``: each joint's position replaced by its bone, the vector from its
+    parent, scaled by :data:`BONE_SCALE`; a root (its own parent) keeps its position.  ``D`` is a
+    whole number of people of ``len(parents)`` joints x 3 coordinates.  Computed inside the model, so
+    training, evaluation and the live window see the same input."""
+    B, T, D = x.shape
+    V = len(parents)
+    j = x.reshape(B, T, -1, V, 3)                                        # [B, T, M, V, C]
+    idx = torch.as_tensor(parents, device=x.device)
+    root = (idx == torch.arange(V, device=x.device)).to(x.dtype)[:, None]  # [V, 1]
+    b = root * j + (1 - root) * BONE_SCALE * (j - j[:, :, :, idx])
+    return b.reshape(B, T, D)
+
+
 class GRUEncoder(nn.Module):
     """The official MS²L encoder: a bidirectional GRU over per-frame joint vectors.
 
-    ``velocity``: the GRU also reads each joint's frame-to-frame change (:func:`with_velocity`)."""
+    ``velocity``: the GRU also reads each joint's frame-to-frame change (:func:`with_velocity`);
+    ``parents``: it reads bones in place of joint positions (:func:`with_bones`), before velocity."""
 
-    def __init__(self, input_dim: int, hidden: int = 300, layers: int = 2, velocity: bool = False):
+    def __init__(self, input_dim: int, hidden: int = 300, layers: int = 2, velocity: bool = False,
+                 parents: tuple[int, ...] | None = None):
         super().__init__()
         self.velocity = velocity
+        self.bone = parents is not None
+        if parents is not None:  # a buffer (not saved: it is the layout's table) moves with the model
+            self.register_buffer("parents", torch.tensor(parents), persistent=False)
         self.gru = nn.GRU(input_dim * (2 if velocity else 1), hidden, num_layers=layers, batch_first=True,
                           bidirectional=True)
         self.out_dim = 2 * hidden
 
-    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        # x: [B, T, D] per-frame joint vectors (D = M*V*C); lengths: [B] valid frames
+    def inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """``x[B, T, D]`` joint vectors -> what the GRU reads: bones if built so, then velocity."""
+        if self.bone:
+            x = with_bones(x, self.parents)  # [B, T, D]
         if self.velocity:
             x = with_velocity(x)  # [B, T, 2D]
+        return x
+
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        # x: [B, T, D] per-frame joint vectors (D = M*V*C); lengths: [B] valid frames
+        x = self.inputs(x)
         T = x.shape[1]
         if torch.jit.is_tracing() or torch.onnx.is_in_onnx_export() or bool((lengths == T).all()):
             # No padding: the plain kernel is exact and exportable.
@@ -79,8 +126,9 @@ class PersonsGRUEncoder(GRUEncoder):
     which :func:`pose_adapters.normalize` takes in the first person's body frame.
     """
 
-    def __init__(self, persons: int, person_dim: int, hidden: int = 300, layers: int = 2, velocity: bool = False):
-        super().__init__(person_dim, hidden, layers, velocity)
+    def __init__(self, persons: int, person_dim: int, hidden: int = 300, layers: int = 2, velocity: bool = False,
+                 parents: tuple[int, ...] | None = None):
+        super().__init__(person_dim, hidden, layers, velocity, parents)
         self.persons = persons
         self.out_dim = persons * 2 * hidden
 
@@ -94,13 +142,13 @@ class PersonsGRUEncoder(GRUEncoder):
 
 @register_encoder("gru")
 def _gru(config: ModelConfig) -> nn.Module:
-    return GRUEncoder(config.input_dim, config.hidden, config.layers, config.velocity)
+    return GRUEncoder(config.input_dim, config.hidden, config.layers, config.velocity, bone_parents(config))
 
 
 @register_encoder("gru-persons")
 def _gru_persons(config: ModelConfig) -> nn.Module:
     return PersonsGRUEncoder(config.persons, config.joints * config.coords, config.hidden, config.layers,
-                             config.velocity)
+                             config.velocity, bone_parents(config))
 
 
 def for_persons(config: ModelConfig, persons: int) -> ModelConfig:

@@ -18,6 +18,10 @@ def test_the_card_gives_the_encoders_pretraining_recipe_and_its_input():
     assert "## Encoder pretraining" not in plain and "frame-to-frame" not in plain
     assert "max over frames" not in plain
     assert "the mean and the max over frames" in model_card({"config": ModelConfig(pooling="mean+max").to_dict()})
+    bone = model_card({"config": ModelConfig(bone=True, velocity=True).to_dict()})
+    assert "reads bone vectors (joint minus parent) and their frame-to-frame change" in bone
+    assert "reads bone vectors (joint minus parent) in place of joint positions" in model_card(
+        {"config": ModelConfig(bone=True).to_dict()})
 
 
 def test_the_card_tells_how_self_training_went():

@@ -82,6 +82,55 @@ def test_a_velocity_encoder_reads_each_joints_change_and_keeps_the_persons_apart
     assert ModelConfig.from_dict({k: v for k, v in ModelConfig().to_dict().items() if k != "velocity"}).velocity is False
 
 
+def test_a_bone_encoder_reads_each_joint_from_its_parent_and_keeps_the_root_in_place(tmp_path):
+    import numpy as np
+
+    from ms2l.checkpoint import load_model, save_model
+    from ms2l.encoders import BONE_SCALE, bone_parents, with_bones
+    from ms2l.export import export_onnx
+    from pose_adapters.convention import JOINT_INDEX
+
+    parents = bone_parents(ModelConfig(bone=True))
+    assert bone_parents(ModelConfig()) is None
+    assert sum(p == v for v, p in enumerate(parents)) == 1 and parents[JOINT_INDEX["spine_base"]] == 0
+    x = torch.randn(2, 4, 2 * 75)                                # two people side by side
+    b = with_bones(x, parents).reshape(2, 4, 2, 25, 3)
+    j = x.reshape(2, 4, 2, 25, 3)
+    wrist, elbow = JOINT_INDEX["right_wrist"], JOINT_INDEX["right_elbow"]
+    assert torch.allclose(b[..., wrist, :], BONE_SCALE * (j[..., wrist, :] - j[..., elbow, :]))
+    assert torch.equal(b[..., 0, :], j[..., 0, :])               # the root keeps its position
+    # Lossless: walking the bones from the root gives the joints back.
+    back = torch.zeros_like(j)
+    order = sorted(range(25), key=lambda v: _depth(parents, v))
+    for v in order:
+        back[..., v, :] = b[..., v, :] if parents[v] == v else back[..., parents[v], :] + b[..., v, :] / BONE_SCALE
+    assert torch.allclose(back, j, atol=1e-5)
+    model = MS2L(ModelConfig(hidden=8, layers=1, bone=True, velocity=True, labels=("a", "b")))
+    assert model.encoder.gru.input_size == 150 and model.reconstruct.out_features == 75  # still predicts joints
+    xv = model.encoder.inputs(x[..., :75])
+    assert torch.allclose(xv[..., :75], with_bones(x[..., :75], parents))
+    assert model(x[..., :75], torch.tensor([4, 2])).shape == (2, 2)
+    # The file carries the input; the parent table is the layout's, not a weight; the export reads bones too.
+    path = save_model(model, tmp_path / "b.safetensors", {"kind": "classifier"}, include_ssl_heads=False)
+    loaded, _ = load_model(path)
+    assert loaded.config.bone and not any("parents" in k for k in loaded.state_dict())
+    onnx = pytest.importorskip("onnxruntime")
+    sess = onnx.InferenceSession(str(export_onnx(loaded, tmp_path / "b.onnx")))
+    window = torch.randn(1, 20, 1, 25, 3)
+    ref = loaded(window, torch.tensor([20])).softmax(-1).detach().numpy()
+    assert np.allclose(sess.run(["probs"], {"x": window.numpy()})[0], ref, atol=1e-5)
+    with pytest.raises(ConfigError, match="ntu25"):
+        MS2L(ModelConfig(bone=True, joints=15, layout="sbu15"))
+    assert ModelConfig.from_dict({k: v for k, v in ModelConfig().to_dict().items() if k != "bone"}).bone is False
+
+
+def _depth(parents: tuple[int, ...], v: int) -> int:
+    d = 0
+    while parents[v] != v:
+        v, d = parents[v], d + 1
+    return d
+
+
 def test_mean_max_pooling_reads_only_valid_frames_and_keeps_the_ssl_heads_on_the_mean(tmp_path):
     import numpy as np
 
